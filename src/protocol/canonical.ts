@@ -1,0 +1,56 @@
+/**
+ * Canonical JSON (RFC 8785, JSON Canonicalization Scheme). Signatures and hashes are computed over
+ * these bytes, so two parties that hold the same value always sign the same bytes regardless of
+ * key order or whitespace.
+ *
+ * Restrictions beyond JCS that protect money and ordering: numbers must be safe integers (amounts
+ * travel as decimal strings), and `undefined`, functions, bigint, NaN and Infinity are refused.
+ */
+import { SwitchyardError } from "./errors.ts";
+
+export type Json = null | boolean | number | string | readonly Json[] | { readonly [k: string]: Json };
+
+const encoder = new TextEncoder();
+
+export function canonicalize(value: unknown): string {
+  return write(value, 0);
+}
+
+export function canonicalBytes(value: unknown): Uint8Array {
+  return encoder.encode(canonicalize(value));
+}
+
+/** Maximum nesting accepted anywhere in the protocol; deeper input is hostile. */
+export const maxDepth = 32;
+
+function write(value: unknown, depth: number): string {
+  if (depth > maxDepth) throw new SwitchyardError("TOO_LARGE", `value nests deeper than ${maxDepth} levels`);
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "boolean":
+      return value ? "true" : "false";
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      if (!Number.isSafeInteger(value)) {
+        throw new SwitchyardError("MALFORMED", `canonical JSON takes only safe integers, got ${value}`, {
+          details: { value: String(value) },
+        });
+      }
+      return String(value);
+    case "object": {
+      if (Array.isArray(value)) return `[${value.map((v) => write(v, depth + 1)).join(",")}]`;
+      if (value instanceof Uint8Array) {
+        throw new SwitchyardError("MALFORMED", "bytes must be hex-encoded before canonicalization");
+      }
+      const obj = value as Record<string, unknown>;
+      // JCS sorts keys by UTF-16 code units, which is what the default sort compares.
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${write(obj[k], depth + 1)}`).join(",")}}`;
+    }
+    default:
+      throw new SwitchyardError("MALFORMED", `canonical JSON cannot encode a ${typeof value}`);
+  }
+}

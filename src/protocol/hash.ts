@@ -1,0 +1,34 @@
+/**
+ * SHA-256 content ids and domain-separated hashing. Isomorphic (@noble/hashes), so the browser,
+ * the core and the shells compute identical digests.
+ */
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { concatBytes, toHex, utf8 } from "./bytes.ts";
+import { canonicalBytes } from "./canonical.ts";
+import type { Hex32 } from "./ids.ts";
+
+export function sha256(bytes: Uint8Array): Uint8Array {
+  return nobleSha256(bytes);
+}
+
+export function sha256Hex(bytes: Uint8Array): Hex32 {
+  return toHex(nobleSha256(bytes)) as Hex32;
+}
+
+/**
+ * Hash with a domain tag so a digest computed for one purpose (an event, a Merkle leaf, a beacon)
+ * can never be replayed as a digest for another.
+ */
+export function taggedHash(domain: string, bytes: Uint8Array): Hex32 {
+  return sha256Hex(concatBytes(utf8(`switchyard:${domain}\u0000`), bytes));
+}
+
+/** Hash of the canonical (RFC 8785) bytes of a JSON value under a domain tag. */
+export function hashCanonical(domain: string, value: unknown): Hex32 {
+  return taggedHash(domain, canonicalBytes(value));
+}
+
+/** The content id of a blob: plain SHA-256 of its bytes, hex-encoded. */
+export function contentId(bytes: Uint8Array): Hex32 {
+  return sha256Hex(bytes);
+}

@@ -1,0 +1,117 @@
+/**
+ * Every signed message body, defined once as a zod schema. Validation, TypeScript types, wire
+ * encoding (z.encode) and decoding (z.decode) all derive from these. Objects are strict: unknown
+ * fields are rejected, because a field the signer thought mattered but the coordinator ignored is
+ * a silent disagreement about what was signed.
+ */
+import { z } from "zod";
+import { cidSchema, hex32Schema, jobIdSchema, offerIdSchema, publicKeySchema } from "./ids.ts";
+import { microSchema, positiveMicroSchema } from "./money.ts";
+
+const name = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, . _ - only");
+const count = (max: number) => z.number().int().min(1).max(max);
+
+/** `gpu:<model>`, `cpu`, `qpu` or `relay`. */
+export const resourceClassSchema = z
+  .string()
+  .regex(/^(cpu|qpu|relay|gpu(:[a-z0-9._-]{1,32})?)$/, "resource class is cpu, qpu, relay, gpu or gpu:<model>");
+
+/** ISO-3166 alpha-2 country, or a bloc such as EU. Upper case. */
+export const jurisdictionSchema = z.string().regex(/^[A-Z]{2}$/, "jurisdiction is two upper-case letters");
+
+/** Coordinates in integer micro-degrees: no floating point reaches the core. */
+const microDegrees = (limit: number) => z.number().int().min(-limit * 1e6).max(limit * 1e6);
+
+export const faucetSchema = z.strictObject({ amount: positiveMicroSchema });
+export const transferSchema = z.strictObject({ to: publicKeySchema, amount: positiveMicroSchema });
+export const bondSchema = z.strictObject({ amount: positiveMicroSchema });
+export const unbondSchema = z.strictObject({ amount: positiveMicroSchema });
+export const withdrawUnbondedSchema = z.strictObject({});
+
+export const registerNodeSchema = z.strictObject({
+  name,
+  city: z.string().min(1).max(64),
+  country: jurisdictionSchema,
+  /** Jurisdictions this node is inside: its country and any bloc (e.g. ["DE","EU"]). */
+  jurisdictions: z.array(jurisdictionSchema).min(1).max(8),
+  latE6: microDegrees(90),
+  lonE6: microDegrees(180),
+  resourceClass: resourceClassSchema,
+  capacity: count(1_000_000),
+  /** Result of the standard benchmark at registration, in benchmark units per second. */
+  throughput: count(1e12),
+});
+
+export const postOfferSchema = z.strictObject({
+  resourceClass: resourceClassSchema,
+  capacity: count(1_000_000),
+  pricePerUnitSecond: positiveMicroSchema,
+});
+export const withdrawOfferSchema = z.strictObject({ offerId: offerIdSchema });
+
+export const stageSpecSchema = z.strictObject({
+  name,
+  /** A built-in step program id, e.g. "mlp-train". */
+  program: z.string().min(1).max(64),
+  /** Program parameters: opaque to the core, hashed into the job id. */
+  params: z.record(z.string(), z.json()).default({}),
+  resourceClass: resourceClassSchema,
+  units: count(1_000_000),
+  /** Expected run time at the stated throughput; deadlines and prices scale with it. */
+  seconds: count(7 * 24 * 3600),
+  maxPricePerUnitSecond: positiveMicroSchema,
+  after: z.array(name).max(64).default([]),
+  jurisdictions: z.array(jurisdictionSchema).max(32).optional(),
+  cities: z.array(z.string().min(1).max(64)).max(64).optional(),
+  minThroughput: count(1e12).optional(),
+  inputs: z.array(cidSchema).max(64).default([]),
+});
+
+export const submitJobSchema = z.strictObject({
+  stages: z.array(stageSpecSchema).min(1).max(64),
+  /** Locked in escrow in full when the job is accepted; the unused part is refunded. */
+  budget: positiveMicroSchema,
+});
+
+const stageRef = { jobId: jobIdSchema, stage: name };
+export const cancelJobSchema = z.strictObject({ jobId: jobIdSchema });
+export const startStageSchema = z.strictObject(stageRef);
+export const commitResultSchema = z.strictObject({
+  ...stageRef,
+  /** Merkle root over the checkpoint hashes and the output hash. */
+  root: hex32Schema,
+  output: cidSchema,
+  steps: z.number().int().min(0).max(1e9),
+});
+export const acceptStageSchema = z.strictObject(stageRef);
+
+/** Message type → body schema. The type string is part of the signed domain. */
+export const messageSchemas = {
+  faucet: faucetSchema,
+  transfer: transferSchema,
+  bond: bondSchema,
+  unbond: unbondSchema,
+  withdrawUnbonded: withdrawUnbondedSchema,
+  registerNode: registerNodeSchema,
+  postOffer: postOfferSchema,
+  withdrawOffer: withdrawOfferSchema,
+  submitJob: submitJobSchema,
+  cancelJob: cancelJobSchema,
+  startStage: startStageSchema,
+  commitResult: commitResultSchema,
+  acceptStage: acceptStageSchema,
+} as const;
+
+export type MessageType = keyof typeof messageSchemas;
+export const messageTypes = Object.keys(messageSchemas) as MessageType[];
+
+/** Decoded bodies (bigint amounts). */
+export type MessageBody<T extends MessageType> = z.output<(typeof messageSchemas)[T]>;
+/** Wire bodies (decimal-string amounts). */
+export type WireMessageBody<T extends MessageType> = z.input<(typeof messageSchemas)[T]>;
+
+/** A decoded message: the discriminated union the state machine switches on. */
+export type Message = { [T in MessageType]: { type: T; body: MessageBody<T> } }[MessageType];
+
+export type StageSpec = z.output<typeof stageSpecSchema>;
+export type SubmitJob = MessageBody<"submitJob">;

@@ -1,0 +1,47 @@
+/**
+ * Protocol parameters. Each has hard bounds that no proposal can cross (governance arrives later
+ * and may only move a value inside its bounds). Durations are milliseconds of sequencer time;
+ * fractions are basis points (1/10,000) so no floating point touches money.
+ */
+import { z } from "zod";
+import { microSchema } from "./money.ts";
+
+const bounded = (min: number, max: number) => z.number().int().min(min).max(max);
+
+export const paramsSchema = z.strictObject({
+  /** Protocol fee on each settled stage, in basis points of the provider payment. */
+  protocolFeeBps: bounded(0, 1000),
+  /** Stake stays locked this long after unbond; must outlast every dispute window. */
+  unbondingDelayMs: bounded(60_000, 90 * 24 * 3600_000),
+  /** A matched stage must be started within this long, or it is reassigned. */
+  startDeadlineMs: bounded(1_000, 24 * 3600_000),
+  /** A running stage may take its declared seconds × this factor (in %) before it is reassigned. */
+  runDeadlinePercent: bounded(100, 1000),
+  /** Fixed grace added to every run deadline for transfer and scheduling. */
+  runGraceMs: bounded(0, 3600_000),
+  /** How long a committed result waits for challenges before it is accepted and settled. */
+  verificationWindowMs: bounded(0, 7 * 24 * 3600_000),
+  /** A stage is refunded after this many failed placements. */
+  maxAttempts: bounded(1, 20),
+  /** Share of the provider's bonded stake slashed for a missed deadline (a fault the log proves). */
+  timeoutSlashBps: bounded(0, 10_000),
+  /** Minimum bonded stake for a provider's offers to be matched. */
+  minProviderStake: microSchema,
+  /** Largest single faucet grant on a dev network. */
+  faucetMaxMicro: microSchema,
+});
+
+export type Params = z.output<typeof paramsSchema>;
+
+export const defaultParams: Params = {
+  protocolFeeBps: 100,
+  unbondingDelayMs: 7 * 24 * 3600_000,
+  startDeadlineMs: 30_000,
+  runDeadlinePercent: 300,
+  runGraceMs: 30_000,
+  verificationWindowMs: 10_000,
+  maxAttempts: 3,
+  timeoutSlashBps: 100,
+  minProviderStake: 1_000_000n,
+  faucetMaxMicro: 1_000_000_000_000n,
+};
