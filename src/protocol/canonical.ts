@@ -3,8 +3,9 @@
  * these bytes, so two parties that hold the same value always sign the same bytes regardless of
  * key order or whitespace.
  *
- * Restrictions beyond JCS that protect money and ordering: numbers must be safe integers (amounts
- * travel as decimal strings), and `undefined`, functions, bigint, NaN and Infinity are refused.
+ * Numbers are serialized as JCS prescribes (the ECMAScript shortest round-trip form, which is
+ * exactly specified, so every engine agrees). Amounts never travel as numbers: the schemas make
+ * them decimal strings. `undefined` in arrays, functions, bigint, NaN and Infinity are refused.
  */
 import { SwitchyardError } from "./errors.ts";
 
@@ -32,12 +33,11 @@ function write(value: unknown, depth: number): string {
     case "string":
       return JSON.stringify(value);
     case "number":
-      if (!Number.isSafeInteger(value)) {
-        throw new SwitchyardError("MALFORMED", `canonical JSON takes only safe integers, got ${value}`, {
-          details: { value: String(value) },
-        });
+      if (!Number.isFinite(value)) {
+        throw new SwitchyardError("MALFORMED", `canonical JSON has no encoding for ${value}`);
       }
-      return String(value);
+      // -0 serializes as 0 (RFC 8785 §3.2.2.3).
+      return Object.is(value, -0) ? "0" : String(value);
     case "object": {
       if (Array.isArray(value)) return `[${value.map((v) => write(v, depth + 1)).join(",")}]`;
       if (value instanceof Uint8Array) {

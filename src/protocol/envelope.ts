@@ -9,14 +9,24 @@ import { canonicalBytes } from "./canonical.ts";
 import type { Ed25519 } from "./ed25519.ts";
 import { SwitchyardError } from "./errors.ts";
 import { type PublicKeyHex, publicKeySchema } from "./ids.ts";
-import { type Message, type MessageBody, type MessageType, messageSchemas, messageTypes } from "./messages.ts";
+import {
+  type Message,
+  type MessageBody,
+  type MessageType,
+  messageSchemas,
+  messageTypes,
+} from "./messages.ts";
 
 export const protocolVersion = 1;
 
-const nonceSchema = z.codec(z.string().regex(/^[1-9][0-9]{0,19}$/, "nonce is a positive decimal string"), z.bigint(), {
-  decode: (s) => BigInt(s),
-  encode: (b) => b.toString(),
-});
+const nonceSchema = z.codec(
+  z.string().regex(/^[1-9][0-9]{0,19}$/, "nonce is a positive decimal string"),
+  z.bigint(),
+  {
+    decode: (s) => BigInt(s),
+    encode: (b) => b.toString(),
+  },
+);
 
 /** A decoded, typed envelope. */
 export type Envelope<T extends MessageType = MessageType> = {
@@ -83,15 +93,26 @@ export function signEnvelope<T extends MessageType>(
   body: z.input<(typeof messageSchemas)[T]> | MessageBody<T>,
 ): Envelope<T> {
   const schema = messageSchemas[type] as z.ZodType;
-  // Accept either the decoded or the wire form of the body; normalize through encode → decode.
-  const parsed = schema.safeParse(body);
-  const decoded = parsed.success ? parsed.data : z.decode(schema, z.encode(schema, body));
+  // Accept the wire form or a decoded body (bigint amounts); every bigint in a message is an
+  // amount, whose wire form is its decimal string, so normalize to the wire form and decode.
+  const parsed = schema.safeParse(bigintsToDecimal(body));
+  if (!parsed.success) throw new SwitchyardError("MALFORMED", `${type}: ${zodMessage(parsed.error)}`);
+  const decoded = parsed.data;
   const unsigned = { v: protocolVersion, net, type, signer: who.publicKey, nonce, body: decoded } as Omit<
     Envelope<T>,
     "sig"
   >;
   const sig = toHex(ed.sign(who.secret, signingBytes(unsigned as Omit<Envelope, "sig">)));
   return { ...unsigned, sig } as Envelope<T>;
+}
+
+function bigintsToDecimal(value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (Array.isArray(value)) return value.map(bigintsToDecimal);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, bigintsToDecimal(v)]));
+  }
+  return value;
 }
 
 /** Decode and validate an envelope from parsed JSON. Throws MALFORMED / WRONG_VERSION / WRONG_NETWORK. */
@@ -102,12 +123,19 @@ export function decodeEnvelope(json: unknown, expectedNet: string): Envelope {
   }
   const h = header.data;
   if (h.v !== protocolVersion) {
-    throw new SwitchyardError("WRONG_VERSION", `protocol version ${h.v} is not supported; this node speaks ${protocolVersion}`);
+    throw new SwitchyardError(
+      "WRONG_VERSION",
+      `protocol version ${h.v} is not supported; this node speaks ${protocolVersion}`,
+    );
   }
   if (h.net !== expectedNet) {
-    throw new SwitchyardError("WRONG_NETWORK", `message is for network '${h.net}', this is '${expectedNet}'`, {
-      details: { expected: expectedNet, got: h.net },
-    });
+    throw new SwitchyardError(
+      "WRONG_NETWORK",
+      `message is for network '${h.net}', this is '${expectedNet}'`,
+      {
+        details: { expected: expectedNet, got: h.net },
+      },
+    );
   }
   const body = (messageSchemas[h.type] as z.ZodType).safeParse(h.body);
   if (!body.success) {
@@ -133,9 +161,13 @@ export function encodeEnvelope(env: Envelope): Record<string, unknown> {
 export function verifyEnvelope(ed: Ed25519, env: Envelope): void {
   const ok = ed.verify(fromHex(env.signer), signingBytes(env), fromHex(env.sig));
   if (!ok) {
-    throw new SwitchyardError("BAD_SIGNATURE", `signature of ${env.type} by ${env.signer.slice(0, 12)}… does not verify`, {
-      details: { signer: env.signer, nonce: env.nonce.toString() },
-    });
+    throw new SwitchyardError(
+      "BAD_SIGNATURE",
+      `signature of ${env.type} by ${env.signer.slice(0, 12)}… does not verify`,
+      {
+        details: { signer: env.signer, nonce: env.nonce.toString() },
+      },
+    );
   }
 }
 

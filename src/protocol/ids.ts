@@ -14,8 +14,13 @@ export type OfferId = Brand<string, "OfferId">;
 export type Cid = Brand<string, "Cid">;
 
 export const hex32Schema = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits");
-export const publicKeySchema = hex32Schema.transform((s) => s as PublicKeyHex);
-export const cidSchema = hex32Schema.transform((s) => s as Cid);
-export const jobIdSchema = hex32Schema.transform((s) => s as JobId);
-export const offerIdSchema = hex32Schema.transform((s) => s as OfferId);
-export const nodeIdSchema = hex32Schema.transform((s) => s as NodeId);
+
+// The brands exist only at compile time: the schema is the same string check, typed with its
+// brand, so it stays bidirectional for z.encode (a .transform() would make it decode-only).
+const branded = <T extends string>() => hex32Schema as unknown as z.ZodType<T, string>;
+
+export const publicKeySchema = branded<PublicKeyHex>();
+export const cidSchema = branded<Cid>();
+export const jobIdSchema = branded<JobId>();
+export const offerIdSchema = branded<OfferId>();
+export const nodeIdSchema = branded<NodeId>();

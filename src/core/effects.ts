@@ -1,0 +1,44 @@
+/**
+ * Effects: what the core asks the shell to do. The core never sends anything; the coordinator
+ * delivers effects after the event is durable, and on replay they are recomputed but not re-sent.
+ */
+import type { Cid, JobId, OfferId, PublicKeyHex } from "../protocol/ids.ts";
+import type { NoMatchExplanation } from "./state.ts";
+
+export type Effect =
+  | {
+      readonly type: "assign";
+      readonly jobId: JobId;
+      readonly stage: string;
+      readonly provider: PublicKeyHex;
+      readonly offerId: OfferId;
+      readonly program: string;
+      readonly params: Readonly<Record<string, unknown>>;
+      /** Content ids the stage reads: declared inputs, then the outputs of its dependencies. */
+      readonly inputs: readonly Cid[];
+      readonly pricePerUnitSecond: bigint;
+      readonly deadline: number;
+    }
+  | {
+      readonly type: "noMatch";
+      readonly jobId: JobId;
+      readonly stage: string;
+      readonly explanation: NoMatchExplanation;
+    }
+  | {
+      readonly type: "stageSettled";
+      readonly jobId: JobId;
+      readonly stage: string;
+      readonly provider: PublicKeyHex;
+      readonly paid: bigint;
+      readonly fee: bigint;
+    }
+  | {
+      readonly type: "stageReassigned";
+      readonly jobId: JobId;
+      readonly stage: string;
+      readonly from: PublicKeyHex;
+    }
+  | { readonly type: "stageFailed"; readonly jobId: JobId; readonly stage: string; readonly reason: string }
+  | { readonly type: "slashed"; readonly who: PublicKeyHex; readonly amount: bigint; readonly reason: string }
+  | { readonly type: "jobFinished"; readonly jobId: JobId; readonly refund: bigint };

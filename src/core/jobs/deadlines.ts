@@ -1,0 +1,55 @@
+/**
+ * Deadlines on sequencer time, evaluated at every tick. A stage that was not started or not
+ * committed in time is taken from its provider (whose stake pays the requester for the delay: the
+ * log itself proves the deadline passed) and placed again, or failed after `maxAttempts`. A
+ * committed stage whose verification window closed is accepted and settled.
+ */
+import type { ApplyContext } from "../context.ts";
+import { available, staked } from "../ledger/accounts.ts";
+import { slash } from "../ledger/handlers.ts";
+import { balanceOf, bpsFloor } from "../ledger/ledger.ts";
+import type { Job, Stage } from "../state.ts";
+import { acceptAndContinue } from "./handlers.ts";
+import { transition } from "./lifecycle.ts";
+import { placePending, releasePlacement } from "./placement.ts";
+import { failStage, finishJobIfDone } from "./settle.ts";
+
+function timeOut(ctx: ApplyContext, job: Job, key: string, stage: Stage): void {
+  const provider = stage.provider!;
+  const penalty = bpsFloor(balanceOf(ctx.state, staked(provider)), ctx.state.params.timeoutSlashBps);
+  slash(
+    ctx,
+    provider,
+    penalty,
+    available(job.requester),
+    `missed the ${stage.status} deadline of ${stage.spec.name}`,
+  );
+  releasePlacement(ctx, stage);
+  stage.timedOut.push(provider);
+  delete stage.provider;
+  delete stage.offerId;
+  delete stage.price;
+  delete stage.deadline;
+  if (stage.attempts >= ctx.state.params.maxAttempts) {
+    failStage(ctx, job, stage, `no provider finished it in ${stage.attempts} attempts`);
+    finishJobIfDone(ctx, job);
+    return;
+  }
+  transition(ctx, key, stage, "pending");
+  ctx.effects.push({ type: "stageReassigned", jobId: job.id, stage: stage.spec.name, from: provider });
+}
+
+export function applyTick(ctx: ApplyContext): void {
+  const { state } = ctx;
+  for (const key of [...state.active.keys()]) {
+    const slash = key.indexOf("/");
+    const job = state.jobs.get(key.slice(0, slash) as Job["id"]);
+    const stage = job?.stages.get(key.slice(slash + 1));
+    if (job === undefined || stage === undefined || stage.deadline === undefined || stage.deadline > ctx.time)
+      continue;
+    ctx.journal.jobs.add(job.id);
+    if (stage.status === "committed") acceptAndContinue(ctx, job, stage);
+    else timeOut(ctx, job, key, stage);
+  }
+  placePending(ctx);
+}

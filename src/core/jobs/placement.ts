@@ -1,0 +1,93 @@
+/**
+ * Placing stages: a stage is placed once every stage it runs after has settled. A placed stage
+ * holds capacity on the chosen offer and its node until it reaches a terminal status.
+ */
+import { canonicalize } from "../../protocol/canonical.ts";
+import type { Cid } from "../../protocol/ids.ts";
+import type { ApplyContext } from "../context.ts";
+import { findOffer } from "../market/match.ts";
+import { retireOfferIfIdle } from "../market/offers.ts";
+import type { Job, Stage } from "../state.ts";
+import { transition } from "./lifecycle.ts";
+
+export function dependenciesSettled(job: Job, stage: Stage): boolean {
+  return stage.spec.after.every((d) => job.stages.get(d)?.status === "settled");
+}
+
+/** Try to place one pending stage whose dependencies have settled. */
+export function placeStage(ctx: ApplyContext, job: Job, key: string, stage: Stage): boolean {
+  const { state } = ctx;
+  const result = findOffer(state, stage, job.requester);
+  if (!result.ok) {
+    // Explain once per change, not on every retry: the explanation is part of the state.
+    if (stage.noMatch === undefined || canonicalize(stage.noMatch) !== canonicalize(result.explanation)) {
+      stage.noMatch = result.explanation;
+      ctx.effects.push({
+        type: "noMatch",
+        jobId: job.id,
+        stage: stage.spec.name,
+        explanation: result.explanation,
+      });
+    }
+    return false;
+  }
+  const offer = result.offer;
+  const node = state.nodes.get(offer.provider)!;
+  offer.used += stage.spec.units;
+  node.openStages++;
+  ctx.journal.offers.add(offer.id);
+  stage.provider = offer.provider;
+  stage.offerId = offer.id;
+  stage.price = offer.pricePerUnitSecond;
+  stage.attempts++;
+  stage.deadline = ctx.time + state.params.startDeadlineMs;
+  delete stage.noMatch;
+  transition(ctx, key, stage, "matched");
+  const inputs: Cid[] = [...stage.spec.inputs];
+  for (const d of stage.spec.after) {
+    const out = job.stages.get(d)?.output;
+    if (out !== undefined) inputs.push(out as string as Cid);
+  }
+  ctx.effects.push({
+    type: "assign",
+    jobId: job.id,
+    stage: stage.spec.name,
+    provider: offer.provider,
+    offerId: offer.id,
+    program: stage.spec.program,
+    params: stage.spec.params,
+    inputs,
+    pricePerUnitSecond: offer.pricePerUnitSecond,
+    deadline: stage.deadline,
+  });
+  return true;
+}
+
+/** Give back the capacity a placed stage held. */
+export function releasePlacement(ctx: ApplyContext, stage: Stage): void {
+  const { state } = ctx;
+  if (stage.offerId === undefined || stage.provider === undefined) return;
+  const offer = state.offers.get(stage.offerId);
+  if (offer !== undefined) {
+    offer.used -= stage.spec.units;
+    ctx.journal.offers.add(offer.id);
+    retireOfferIfIdle(state, offer);
+  }
+  const node = state.nodes.get(stage.provider);
+  if (node !== undefined) node.openStages--;
+}
+
+/** Try every pending stage whose dependencies have settled, in arrival order. */
+export function placePending(ctx: ApplyContext): void {
+  const { state } = ctx;
+  if (state.pending.size === 0 || state.offers.size === 0) return;
+  for (const key of [...state.pending.keys()]) {
+    const slash = key.indexOf("/");
+    const job = state.jobs.get(key.slice(0, slash) as Job["id"]);
+    const stage = job?.stages.get(key.slice(slash + 1));
+    if (job === undefined || stage === undefined || stage.status !== "pending") continue;
+    if (!dependenciesSettled(job, stage)) continue;
+    ctx.journal.jobs.add(job.id);
+    placeStage(ctx, job, key, stage);
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Job submission: a DAG of stages, validated whole, with its budget locked in escrow in full before
+ * anything is matched — so a job can never overdraw, whatever happens later.
+ */
+import { SwitchyardError } from "../../protocol/errors.ts";
+import { hashCanonical } from "../../protocol/hash.ts";
+import type { JobId } from "../../protocol/ids.ts";
+import type { MessageBody, StageSpec } from "../../protocol/messages.ts";
+import type { MessageContext } from "../context.ts";
+import { available, escrow } from "../ledger/accounts.ts";
+import { bpsCeil, post, requireFunds } from "../ledger/ledger.ts";
+import type { Job, Stage } from "../state.ts";
+
+/** The most a stage can cost its requester: max price × units × seconds, plus the protocol fee. */
+export function stageReserve(spec: StageSpec, feeBps: number): bigint {
+  const maxCost = spec.maxPricePerUnitSecond * BigInt(spec.units) * BigInt(spec.seconds);
+  return maxCost + bpsCeil(maxCost, feeBps);
+}
+
+/** Stage names in an order where every stage follows its dependencies; throws INVALID_JOB on a cycle. */
+export function topologicalOrder(stages: readonly StageSpec[]): string[] {
+  const byName = new Map<string, StageSpec>();
+  for (const s of stages) {
+    if (byName.has(s.name)) throw new SwitchyardError("INVALID_JOB", `stage name ${s.name} appears twice`);
+    byName.set(s.name, s);
+  }
+  for (const s of stages) {
+    for (const d of s.after) {
+      if (!byName.has(d))
+        throw new SwitchyardError("INVALID_JOB", `stage ${s.name} runs after unknown stage ${d}`);
+      if (d === s.name) throw new SwitchyardError("INVALID_JOB", `stage ${s.name} depends on itself`);
+    }
+  }
+  const order: string[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (name: string, path: string[]): void => {
+    const mark = state.get(name);
+    if (mark === "done") return;
+    if (mark === "visiting") {
+      throw new SwitchyardError("INVALID_JOB", `stages form a cycle: ${[...path, name].join(" → ")}`);
+    }
+    state.set(name, "visiting");
+    for (const d of byName.get(name)!.after) visit(d, [...path, name]);
+    state.set(name, "done");
+    order.push(name);
+  };
+  for (const s of stages) visit(s.name, []);
+  return order;
+}
+
+export function applySubmitJob(ctx: MessageContext, body: MessageBody<"submitJob">): Job {
+  const { state } = ctx;
+  const order = topologicalOrder(body.stages);
+  const feeBps = state.params.protocolFeeBps;
+  const reserves = new Map(body.stages.map((s) => [s.name, stageReserve(s, feeBps)]));
+  const needed = [...reserves.values()].reduce((a, b) => a + b, 0n);
+  if (body.budget < needed) {
+    throw new SwitchyardError(
+      "INSUFFICIENT_FUNDS",
+      `budget ${body.budget} is below the stages' maximum cost plus fees, ${needed}; raise the budget or lower max prices`,
+      { details: { budget: body.budget.toString(), needed: needed.toString() } },
+    );
+  }
+  requireFunds(state, available(ctx.signer), body.budget, "job budget");
+
+  const id = hashCanonical("job", { requester: ctx.signer, nonce: ctx.nonce.toString() }) as string as JobId;
+  const stages = new Map<string, Stage>();
+  const specs = new Map(body.stages.map((s) => [s.name, s]));
+  for (const name of order) {
+    const spec = specs.get(name)!;
+    stages.set(name, {
+      spec,
+      status: "pending",
+      reserve: reserves.get(name)!,
+      attempts: 0,
+      timedOut: [],
+      settlements: 0,
+    });
+  }
+  const job: Job = {
+    id,
+    requester: ctx.signer,
+    budget: body.budget,
+    submittedAt: ctx.time,
+    stages,
+    status: "open",
+  };
+  post(state, ctx.journal, available(ctx.signer), escrow(id), body.budget);
+  state.jobs.set(id, job);
+  ctx.journal.jobs.add(id);
+  return job;
+}

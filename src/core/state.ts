@@ -1,0 +1,138 @@
+/**
+ * The whole state of the state machine. Plain data (Maps, arrays, bigints), so it can be encoded
+ * canonically for the state hash and snapshots. Map iteration order is insertion order, which is
+ * itself determined by the log; snapshots preserve it, so a restored state iterates exactly like a
+ * replayed one.
+ */
+import type { Hex32, JobId, OfferId, PublicKeyHex } from "../protocol/ids.ts";
+import type { StageSpec } from "../protocol/messages.ts";
+import type { Params } from "../protocol/params.ts";
+import { defaultParams } from "../protocol/params.ts";
+
+export interface NodeRecord {
+  readonly id: PublicKeyHex;
+  readonly name: string;
+  readonly city: string;
+  readonly country: string;
+  readonly jurisdictions: readonly string[];
+  readonly latE6: number;
+  readonly lonE6: number;
+  readonly resourceClass: string;
+  readonly capacity: number;
+  readonly throughput: number;
+  readonly registeredAt: number;
+  /** Capacity committed to offers (never above `capacity`). */
+  offered: number;
+  /** Stages assigned to this node that are not yet terminal; stake backing them cannot leave. */
+  openStages: number;
+}
+
+export interface Offer {
+  readonly id: OfferId;
+  readonly provider: PublicKeyHex;
+  readonly resourceClass: string;
+  readonly capacity: number;
+  readonly pricePerUnitSecond: bigint;
+  readonly postedAt: number;
+  /** Units held by matched stages that have not finished. */
+  used: number;
+  active: boolean;
+}
+
+export const stageStatuses = [
+  "pending",
+  "matched",
+  "running",
+  "committed",
+  "accepted",
+  "settled",
+  "failed",
+  "cancelled",
+] as const;
+export type StageStatus = (typeof stageStatuses)[number];
+
+/** Why candidates were excluded when a stage found no offer: reason → count, plus a sample. */
+export interface NoMatchExplanation {
+  readonly candidates: number;
+  readonly excluded: Readonly<Record<string, number>>;
+  readonly sample: ReadonlyArray<{ readonly offerId: OfferId; readonly reason: string }>;
+}
+
+export interface Stage {
+  readonly spec: StageSpec;
+  status: StageStatus;
+  /** Most escrow this stage can consume: max price × units × seconds, plus the fee on it. */
+  readonly reserve: bigint;
+  attempts: number;
+  provider?: PublicKeyHex;
+  offerId?: OfferId;
+  price?: bigint;
+  /** Sequencer time by which the current status must move on (start, commit or acceptance). */
+  deadline?: number;
+  root?: Hex32;
+  output?: Hex32;
+  steps?: number;
+  paid?: bigint;
+  fee?: bigint;
+  /** Providers that already missed a deadline on this stage; never matched to it again. */
+  timedOut: PublicKeyHex[];
+  noMatch?: NoMatchExplanation;
+  settlements: number;
+  failure?: string;
+}
+
+export interface Job {
+  readonly id: JobId;
+  readonly requester: PublicKeyHex;
+  readonly budget: bigint;
+  readonly submittedAt: number;
+  readonly stages: Map<string, Stage>;
+  status: "open" | "finished";
+  refund?: bigint;
+}
+
+export interface UnbondEntry {
+  readonly amount: bigint;
+  readonly releaseAt: number;
+}
+
+export interface State {
+  net: string | null;
+  params: Params;
+  devFaucet: boolean;
+  /** Seq and time of the last applied event; -1 before genesis. */
+  seq: number;
+  time: number;
+  /** Last accepted nonce per signer. */
+  readonly nonces: Map<PublicKeyHex, bigint>;
+  /** Double-entry accounts: name → balance in micro-credits. See ledger/accounts.ts for names. */
+  readonly balances: Map<string, bigint>;
+  readonly unbonding: Map<PublicKeyHex, UnbondEntry[]>;
+  readonly nodes: Map<PublicKeyHex, NodeRecord>;
+  readonly offers: Map<OfferId, Offer>;
+  readonly jobs: Map<JobId, Job>;
+  /** Stage keys (`jobId/name`) waiting for a match, in arrival order. */
+  readonly pending: Map<string, true>;
+  /** Stage keys with a deadline (matched, running, committed), in arrival order. */
+  readonly active: Map<string, true>;
+}
+
+export function createState(): State {
+  return {
+    net: null,
+    params: defaultParams,
+    devFaucet: false,
+    seq: -1,
+    time: 0,
+    nonces: new Map(),
+    balances: new Map(),
+    unbonding: new Map(),
+    nodes: new Map(),
+    offers: new Map(),
+    jobs: new Map(),
+    pending: new Map(),
+    active: new Map(),
+  };
+}
+
+export const stageKey = (jobId: JobId, name: string): string => `${jobId}/${name}`;
