@@ -1,9 +1,11 @@
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 import type { Ed25519 } from "./ed25519.ts";
 
 // node:crypto takes Ed25519 keys as DER; raw 32-byte keys are wrapped in these fixed prefixes
 // (RFC 8410: PKCS#8 private key and SPKI public key for id-Ed25519, OID 1.3.101.112).
-const pkcs8Prefix = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+const pkcs8Prefix = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
 const spkiPrefix = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 
 function der(prefix: Uint8Array, key: Uint8Array): Buffer {
@@ -27,7 +29,9 @@ function cached(cache: Map<string, KeyObject>, raw: Uint8Array, make: () => KeyO
 }
 
 const privateKey = (secret: Uint8Array) =>
-  cached(privateKeys, secret, () => createPrivateKey({ key: der(pkcs8Prefix, secret), format: "der", type: "pkcs8" }));
+  cached(privateKeys, secret, () =>
+    createPrivateKey({ key: der(pkcs8Prefix, secret), format: "der", type: "pkcs8" }),
+  );
 const publicKey = (pub: Uint8Array) =>
   cached(publicKeys, pub, () => createPublicKey({ key: der(spkiPrefix, pub), format: "der", type: "spki" }));
 

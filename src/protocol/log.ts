@@ -28,7 +28,9 @@ export const systemEventSchema = z.discriminatedUnion("type", [
 
 export type SystemEvent = z.output<typeof systemEventSchema>;
 
-export type LogPayload = { readonly kind: "msg"; readonly env: Envelope } | { readonly kind: "sys"; readonly sys: SystemEvent };
+export type LogPayload =
+  | { readonly kind: "msg"; readonly env: Envelope }
+  | { readonly kind: "sys"; readonly sys: SystemEvent };
 
 export interface LogEvent {
   readonly seq: number;
@@ -65,13 +67,20 @@ const storedHeader = z.strictObject({
 /** Decode an event from its JSON form. `net` is checked for signed messages. */
 export function decodeLogEvent(json: unknown, net: string): LogEvent {
   const h = storedHeader.safeParse(json);
-  if (!h.success) throw new SwitchyardError("MALFORMED", `log event: ${h.error.issues[0]?.message ?? "invalid"}`);
+  if (!h.success)
+    throw new SwitchyardError("MALFORMED", `log event: ${h.error.issues[0]?.message ?? "invalid"}`);
   const { seq, time, prev, payload } = h.data;
   if (payload.kind === "msg") {
-    return { seq, time, prev: prev as Hex32, payload: { kind: "msg", env: decodeEnvelope(payload.env, net) } };
+    return {
+      seq,
+      time,
+      prev: prev as Hex32,
+      payload: { kind: "msg", env: decodeEnvelope(payload.env, net) },
+    };
   }
   const sys = systemEventSchema.safeParse(payload.sys);
-  if (!sys.success) throw new SwitchyardError("MALFORMED", `system event: ${sys.error.issues[0]?.message ?? "invalid"}`);
+  if (!sys.success)
+    throw new SwitchyardError("MALFORMED", `system event: ${sys.error.issues[0]?.message ?? "invalid"}`);
   return { seq, time, prev: prev as Hex32, payload: { kind: "sys", sys: sys.data } };
 }
 
@@ -81,14 +90,23 @@ export function hashLogEvent(e: LogEvent): Hex32 {
 }
 
 export function genesisEvent(net: string, params: Params, devFaucet: boolean, time: number): LogEvent {
-  return { seq: 0, time, prev: genesisPrev, payload: { kind: "sys", sys: { type: "genesis", net, params, devFaucet } } };
+  return {
+    seq: 0,
+    time,
+    prev: genesisPrev,
+    payload: { kind: "sys", sys: { type: "genesis", net, params, devFaucet } },
+  };
 }
 
 /**
  * Check that `events` continue a chain whose last event had hash `prevHash` and seq `prevSeq`.
  * Throws CHAIN_BROKEN naming the first wrong sequence number.
  */
-export function verifyChain(events: readonly StoredEvent[], prevHash: Hex32 = genesisPrev, prevSeq = -1): Hex32 {
+export function verifyChain(
+  events: readonly StoredEvent[],
+  prevHash: Hex32 = genesisPrev,
+  prevSeq = -1,
+): Hex32 {
   let expectedPrev = prevHash;
   let expectedSeq = prevSeq + 1;
   for (const e of events) {
@@ -98,15 +116,23 @@ export function verifyChain(events: readonly StoredEvent[], prevHash: Hex32 = ge
       });
     }
     if (e.prev !== expectedPrev) {
-      throw new SwitchyardError("CHAIN_BROKEN", `event ${e.seq} does not point at the hash of event ${e.seq - 1}`, {
-        details: { seq: e.seq },
-      });
+      throw new SwitchyardError(
+        "CHAIN_BROKEN",
+        `event ${e.seq} does not point at the hash of event ${e.seq - 1}`,
+        {
+          details: { seq: e.seq },
+        },
+      );
     }
     const h = hashLogEvent(e);
     if (h !== e.hash) {
-      throw new SwitchyardError("CHAIN_BROKEN", `event ${e.seq} has been altered: its content does not match its hash`, {
-        details: { seq: e.seq },
-      });
+      throw new SwitchyardError(
+        "CHAIN_BROKEN",
+        `event ${e.seq} has been altered: its content does not match its hash`,
+        {
+          details: { seq: e.seq },
+        },
+      );
     }
     expectedPrev = h;
     expectedSeq++;

@@ -6,21 +6,33 @@
  */
 import { z } from "zod";
 import { cidSchema, hex32Schema, jobIdSchema, offerIdSchema, publicKeySchema } from "./ids.ts";
-import { microSchema, positiveMicroSchema } from "./money.ts";
+import { positiveMicroSchema } from "./money.ts";
 
-const name = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, . _ - only");
+const name = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, . _ - only");
 const count = (max: number) => z.number().int().min(1).max(max);
 
 /** `gpu:<model>`, `cpu`, `qpu` or `relay`. */
 export const resourceClassSchema = z
   .string()
-  .regex(/^(cpu|qpu|relay|gpu(:[a-z0-9._-]{1,32})?)$/, "resource class is cpu, qpu, relay, gpu or gpu:<model>");
+  .regex(
+    /^(cpu|qpu|relay|gpu(:[a-z0-9._-]{1,32})?)$/,
+    "resource class is cpu, qpu, relay, gpu or gpu:<model>",
+  );
 
 /** ISO-3166 alpha-2 country, or a bloc such as EU. Upper case. */
 export const jurisdictionSchema = z.string().regex(/^[A-Z]{2}$/, "jurisdiction is two upper-case letters");
 
 /** Coordinates in integer micro-degrees: no floating point reaches the core. */
-const microDegrees = (limit: number) => z.number().int().min(-limit * 1e6).max(limit * 1e6);
+const microDegrees = (limit: number) =>
+  z
+    .number()
+    .int()
+    .min(-limit * 1e6)
+    .max(limit * 1e6);
 
 export const faucetSchema = z.strictObject({ amount: positiveMicroSchema });
 export const transferSchema = z.strictObject({ to: publicKeySchema, amount: positiveMicroSchema });
