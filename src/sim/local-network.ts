@@ -8,6 +8,7 @@ import { utf8 } from "../protocol/bytes.ts";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
 import type { Ed25519 } from "../protocol/ed25519.ts";
 import {
+  decodeEnvelope,
   type Envelope,
   type Identity,
   identityFromSecret,
@@ -17,6 +18,7 @@ import {
 import { SwitchyardError } from "../protocol/errors.ts";
 import { sha256 } from "../protocol/hash.ts";
 import type { Hex32, PublicKeyHex } from "../protocol/ids.ts";
+import { defaultJsonLimits, type JsonLimits, parseJsonLimited } from "../protocol/json.ts";
 import {
   genesisEvent,
   genesisPrev,
@@ -92,6 +94,21 @@ export class LocalNetwork {
     const nonce = (this.nonces.get(who.publicKey) ?? 0n) + 1n;
     this.nonces.set(who.publicKey, nonce);
     return signEnvelope(this.ed, who, this.net, nonce, type, body);
+  }
+
+  /**
+   * The ingress path for bytes from outside: size and depth limits before parsing, schema
+   * decoding, network check, then `submit`. Every failure is a typed rejection that changes nothing.
+   */
+  submitWire(text: string, limits: JsonLimits = defaultJsonLimits): SubmitOutcome {
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(parseJsonLimited(text, limits), this.net);
+    } catch (error) {
+      if (error instanceof SwitchyardError) return { ok: false, error };
+      throw error;
+    }
+    return this.submit(env);
   }
 
   /** The sequencing path: verify, stamp, apply, and append only what the machine accepted. */
