@@ -154,11 +154,12 @@ export function apply(state: State, event: LogEvent): ApplyResult {
   const effects: Effect[] = [];
   try {
     checkOrder(state, event);
-    const base = { state, journal, effects, time: event.time, seq: event.seq };
-    if (event.payload.kind === "sys") applySystem(base, event.payload.sys);
-    else {
+    if (event.payload.kind === "sys") {
+      applySystem({ state, journal, effects, time: event.time, seq: event.seq }, event.payload.sys);
+    } else {
       const env = event.payload.env;
-      applyMessage({ ...base, signer: env.signer, nonce: env.nonce }, env);
+      const ctx = { state, journal, effects, time: event.time, seq: event.seq, signer: env.signer, nonce: env.nonce };
+      applyMessage(ctx, env);
       state.nonces.set(env.signer, env.nonce);
     }
   } catch (error) {

@@ -1,0 +1,19 @@
+/**
+ * `npm run bench -- <suite>`: runs a benchmark suite, prints JSON lines, and appends them with the
+ * commit id to bench/results/<suite>.jsonl. `npm run bench -- --list` names the suites.
+ */
+import { applySuite } from "./apply.ts";
+import { type BenchSuite, runSuite } from "./lib.ts";
+
+const suites: Record<string, readonly BenchSuite[]> = {
+  core: [applySuite],
+};
+
+const name = process.argv[2];
+if (name === undefined || name === "--list" || !(name in suites)) {
+  const known = Object.keys(suites).join(", ");
+  if (name !== undefined && name !== "--list") console.error(`unknown benchmark suite '${name}'`);
+  console.error(`usage: npm run bench -- <suite>   (suites: ${known})`);
+  process.exit(name === "--list" ? 0 : 2);
+}
+for (const suite of suites[name]!) await runSuite(name, suite);
