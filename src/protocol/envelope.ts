@@ -60,7 +60,11 @@ function zodMessage(error: z.ZodError): string {
 
 /** The message a signer signs: everything but the signature, canonicalized, under a domain tag. */
 function signingBytes(env: Omit<Envelope, "sig">): Uint8Array {
-  const wireBody = z.encode(messageSchemas[env.type] as z.ZodType, env.body);
+  const encoded = z.safeEncode(messageSchemas[env.type] as z.ZodType, env.body);
+  // Only a hand-built envelope can get here with a body that does not fit its type; say so with a
+  // typed error rather than let a ZodError escape from verification.
+  if (!encoded.success) throw new SwitchyardError("MALFORMED", `${env.type}: ${zodMessage(encoded.error)}`);
+  const wireBody = encoded.data;
   return concatBytes(
     utf8("switchyard:envelope\u0000"),
     canonicalBytes({
@@ -117,17 +121,23 @@ function bigintsToDecimal(value: unknown): unknown {
 
 /** Decode and validate an envelope from parsed JSON. Throws MALFORMED / WRONG_VERSION / WRONG_NETWORK. */
 export function decodeEnvelope(json: unknown, expectedNet: string): Envelope {
+  // The version is checked before the shape: a newer version may add header fields, and its
+  // sender needs to hear "wrong version" (upgrade), not "malformed" (fix your client).
+  const v = typeof json === "object" && json !== null ? (json as { v?: unknown }).v : undefined;
+  if (typeof v === "number" && v !== protocolVersion) {
+    throw new SwitchyardError(
+      "WRONG_VERSION",
+      `protocol version ${v} is not supported; this node speaks ${protocolVersion}`,
+      {
+        details: { expected: protocolVersion, got: v },
+      },
+    );
+  }
   const header = headerSchema.safeParse(json);
   if (!header.success) {
     throw new SwitchyardError("MALFORMED", `envelope: ${zodMessage(header.error)}`);
   }
   const h = header.data;
-  if (h.v !== protocolVersion) {
-    throw new SwitchyardError(
-      "WRONG_VERSION",
-      `protocol version ${h.v} is not supported; this node speaks ${protocolVersion}`,
-    );
-  }
   if (h.net !== expectedNet) {
     throw new SwitchyardError(
       "WRONG_NETWORK",
@@ -157,7 +167,10 @@ export function encodeEnvelope(env: Envelope): Record<string, unknown> {
   };
 }
 
-/** Throws BAD_SIGNATURE unless the signature is valid for the envelope's signer. */
+/**
+ * Throws BAD_SIGNATURE unless the signature is valid for the envelope's signer (MALFORMED if the
+ * body does not fit its type, which only a hand-built envelope can do).
+ */
 export function verifyEnvelope(ed: Ed25519, env: Envelope): void {
   const ok = ed.verify(fromHex(env.signer), signingBytes(env), fromHex(env.sig));
   if (!ok) {

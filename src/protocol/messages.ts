@@ -5,6 +5,7 @@
  * a silent disagreement about what was signed.
  */
 import { z } from "zod";
+import type { Json } from "./canonical.ts";
 import { cidSchema, hex32Schema, jobIdSchema, offerIdSchema, publicKeySchema } from "./ids.ts";
 import { positiveMicroSchema } from "./money.ts";
 
@@ -61,12 +62,37 @@ export const postOfferSchema = z.strictObject({
 });
 export const withdrawOfferSchema = z.strictObject({ offerId: offerIdSchema });
 
+/**
+ * JSON inside program parameters: like `z.json()`, except that no object may have a `__proto__`
+ * key. Zod skips that key when it decodes a record (assigning it would replace the prototype), so
+ * it would silently vanish from what the coordinator validates, signs and hashes while the sender
+ * believes it was part of the message. The check runs on the input, before the record drops it.
+ */
+const paramObject = (value: z.ZodType<Json, Json>) =>
+  z
+    .custom<Record<string, Json>>(
+      (v) => typeof v !== "object" || v === null || !Object.hasOwn(v, "__proto__"),
+      'the key "__proto__" is not allowed',
+    )
+    .pipe(z.record(z.string(), value));
+
+export const paramValueSchema: z.ZodType<Json, Json> = z.lazy(() =>
+  z.union([
+    z.null(),
+    z.boolean(),
+    z.number(),
+    z.string(),
+    z.array(paramValueSchema),
+    paramObject(paramValueSchema),
+  ]),
+);
+
 export const stageSpecSchema = z.strictObject({
   name,
   /** A built-in step program id, e.g. "mlp-train". */
   program: z.string().min(1).max(64),
   /** Program parameters: opaque to the core, hashed into the job id. */
-  params: z.record(z.string(), z.json()).default({}),
+  params: paramObject(paramValueSchema).default({}),
   resourceClass: resourceClassSchema,
   units: count(1_000_000),
   /** Expected run time at the stated throughput; deadlines and prices scale with it. */
