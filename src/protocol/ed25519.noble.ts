@@ -1,17 +1,69 @@
 import { ed25519 as noble } from "@noble/curves/ed25519.js";
+import { sha512 } from "@noble/hashes/sha2.js";
 import type { Ed25519 } from "./ed25519.ts";
 
-/** Portable Ed25519 (browser and Node). */
+const Point = noble.Point;
+const L = Point.Fn.ORDER;
+
+function littleEndian(bytes: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]!);
+  return n;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * True when `publicKey` may sign under the Switchyard rule (see `ed25519.ts`): a canonical
+ * encoding of a point that is not of small order. Shared by both adapters so they refuse the same
+ * keys.
+ */
+export function isAcceptablePublicKey(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== 32) return false;
+  try {
+    // zip215 = false: strict RFC 8032 decoding, refusing y >= p and a sign bit on x = 0.
+    return !Point.fromBytes(publicKey, false).isSmallOrder();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Portable Ed25519 (browser and Node). Keys and signatures come from noble; verification is the
+ * cofactorless RFC 8032 check written out over noble's point arithmetic, because noble's own
+ * `verify` is cofactored and would accept signatures that node:crypto refuses.
+ */
 export const nobleEd25519: Ed25519 = {
   name: "noble",
   publicKey: (secret) => noble.getPublicKey(secret),
   sign: (secret, message) => noble.sign(message, secret),
   verify: (publicKey, message, signature) => {
+    if (signature.length !== 64 || !isAcceptablePublicKey(publicKey)) return false;
     try {
-      return noble.verify(signature, message, publicKey);
+      const r = signature.subarray(0, 32);
+      const s = littleEndian(signature.subarray(32));
+      if (s >= L) return false;
+      const k = littleEndian(sha512(concat(r, publicKey, message))) % L;
+      const A = Point.fromBytes(publicKey, false);
+      // Verification handles only public values, so variable-time arithmetic is fine.
+      const expectedR = Point.BASE.multiplyUnsafe(s).subtract(A.multiplyUnsafe(k));
+      return equalBytes(expectedR.toBytes(), r);
     } catch {
-      // Malformed points or lengths are simply invalid signatures, not crashes.
       return false;
     }
   },
 };
+
+function concat(...parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

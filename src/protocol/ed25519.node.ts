@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
+import { isAcceptablePublicKey } from "./ed25519.noble.ts";
 import type { Ed25519 } from "./ed25519.ts";
 
 // node:crypto takes Ed25519 keys as DER; raw 32-byte keys are wrapped in these fixed prefixes
@@ -13,18 +14,17 @@ function der(prefix: Uint8Array, key: Uint8Array): Buffer {
 }
 
 const privateKeys = new Map<string, KeyObject>();
-const publicKeys = new Map<string, KeyObject>();
+/** A public key's KeyObject, or null for a key the shared rule refuses (see ed25519.ts). */
+const publicKeys = new Map<string, KeyObject | null>();
 // Parsing a DER key costs more than verifying with it; identities repeat, so keep a bounded cache.
 const cacheLimit = 4096;
 
-function cached(cache: Map<string, KeyObject>, raw: Uint8Array, make: () => KeyObject): KeyObject {
+function cached<T>(cache: Map<string, T>, raw: Uint8Array, make: () => T): T {
   const id = Buffer.from(raw).toString("hex");
-  let key = cache.get(id);
-  if (key === undefined) {
-    key = make();
-    if (cache.size >= cacheLimit) cache.clear();
-    cache.set(id, key);
-  }
+  if (cache.has(id)) return cache.get(id) as T;
+  const key = make();
+  if (cache.size >= cacheLimit) cache.clear();
+  cache.set(id, key);
   return key;
 }
 
@@ -32,10 +32,18 @@ const privateKey = (secret: Uint8Array) =>
   cached(privateKeys, secret, () =>
     createPrivateKey({ key: der(pkcs8Prefix, secret), format: "der", type: "pkcs8" }),
   );
+// OpenSSL accepts small-order keys; screen them out once per key, so both adapters refuse them.
 const publicKey = (pub: Uint8Array) =>
-  cached(publicKeys, pub, () => createPublicKey({ key: der(spkiPrefix, pub), format: "der", type: "spki" }));
+  cached(publicKeys, pub, () =>
+    isAcceptablePublicKey(pub)
+      ? createPublicKey({ key: der(spkiPrefix, pub), format: "der", type: "spki" })
+      : null,
+  );
 
-/** Ed25519 through node:crypto (OpenSSL). */
+/**
+ * Ed25519 through node:crypto (OpenSSL), whose cofactorless check with strict S < L is the shared
+ * rule once small-order and non-canonical keys are screened out (see ed25519.ts).
+ */
 export const nodeEd25519: Ed25519 = {
   name: "node",
   publicKey: (secret) => {
@@ -46,7 +54,8 @@ export const nodeEd25519: Ed25519 = {
   verify: (pub, message, signature) => {
     if (pub.length !== 32 || signature.length !== 64) return false;
     try {
-      return verify(null, message, publicKey(pub), signature);
+      const key = publicKey(pub);
+      return key !== null && verify(null, message, key, signature);
     } catch {
       return false;
     }
