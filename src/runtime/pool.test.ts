@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { isSwitchyardError } from "../protocol/errors.ts";
+import { createWorkerPool, defaultPoolSize, type ProgramJob } from "./pool.ts";
+import { parseProgramInput, runProgram } from "./program.ts";
+import { mlpTrain } from "./programs/mlp-train.ts";
+
+const hostile = new URL("./testing/hostile-programs.ts", import.meta.url).href;
+const quickTraining = { epochs: 1, vocabularySize: 128, hiddenLayers: [8], batchSize: 128 };
+const qaoaJob: ProgramJob = {
+  program: "qaoa-maxcut",
+  input: {
+    graph: {
+      nodes: 5,
+      edges: [
+        [0, 1],
+        [1, 2],
+        [2, 3],
+        [3, 4],
+        [4, 0],
+      ],
+    },
+    angles: { gammas: [0.6], betas: [0.4] },
+  },
+  checkpointEvery: 2,
+};
+
+function isLimit(kind: "time" | "memory") {
+  return (e: unknown) => isSwitchyardError(e, "PROGRAM_LIMIT") && e.details["limit"] === kind;
+}
+
+describe("worker pool", () => {
+  const pools = [
+    createWorkerPool({ size: 1 }),
+    createWorkerPool({ size: 1 }),
+    createWorkerPool({ size: 1, programsModule: hostile, timeLimitMs: 30_000 }),
+    createWorkerPool({ size: 1, programsModule: hostile, memoryLimitMb: 64 }),
+  ] as const;
+  const [left, right, hostilePool, smallHeap] = pools;
+  after(() => Promise.all(pools.map((p) => p.close())));
+
+  it("a built-in program run in two different worker threads gives the in-process root", async () => {
+    const job = { program: "mlp-train", input: quickTraining, checkpointEvery: 8 };
+    const [a, b] = await Promise.all([left.run(job), right.run(job)]);
+    const local = runProgram(mlpTrain, parseProgramInput(mlpTrain, quickTraining), { checkpointEvery: 8 });
+    assert.equal(a.root, local.root);
+    assert.equal(b.root, local.root);
+    assert.deepEqual(a.checkpoints, local.checkpoints);
+  });
+
+  it("limit: a program that never finishes a step fails with PROGRAM_LIMIT, and the pool recovers", async () => {
+    const started = performance.now();
+    await assert.rejects(
+      hostilePool.run({ program: "test-spin-forever", input: {}, checkpointEvery: 1, timeLimitMs: 1000 }),
+      isLimit("time"),
+    );
+    assert.ok(performance.now() - started < 10_000);
+    const after = await hostilePool.run(qaoaJob);
+    assert.equal(after.steps, 6);
+  });
+
+  it("limit: a program that exhausts its heap fails with PROGRAM_LIMIT", async () => {
+    await assert.rejects(
+      smallHeap.run({ program: "test-hoard-memory", input: {}, checkpointEvery: 1 }),
+      (e) => isLimit("memory")(e) && isSwitchyardError(e) && e.details["program"] === "test-hoard-memory",
+    );
+  });
+
+  it("error: failures inside a worker arrive as the same typed errors as in-process", async () => {
+    await assert.rejects(hostilePool.run({ program: "test-throw", input: {}, checkpointEvery: 1 }), (e) =>
+      isSwitchyardError(e, "PROGRAM_FAILED"),
+    );
+    await assert.rejects(
+      hostilePool.run({ program: "no-such-program", input: {}, checkpointEvery: 1 }),
+      (e) => isSwitchyardError(e, "NOT_FOUND"),
+    );
+    await assert.rejects(hostilePool.run({ ...qaoaJob, input: { graph: {} } }), (e) =>
+      isSwitchyardError(e, "MALFORMED"),
+    );
+  });
+
+  it("queues jobs beyond its size and runs them all", async () => {
+    const results = await Promise.all([1, 2, 3].map(() => left.run(qaoaJob)));
+    assert.equal(new Set(results.map((r) => r.root)).size, 1);
+  });
+
+  it("close fails queued jobs and refuses new ones", async () => {
+    const pool = createWorkerPool({ size: 1 });
+    const outcomes = [pool.run(qaoaJob), pool.run(qaoaJob)].map((p) =>
+      assert.rejects(p, (e) => isSwitchyardError(e, "PROGRAM_FAILED")),
+    );
+    await pool.close();
+    await Promise.all(outcomes);
+    await assert.rejects(pool.run(qaoaJob), (e) => isSwitchyardError(e, "PROGRAM_FAILED"));
+  });
+
+  it("defaults to one worker per core but one, and at least one", () => {
+    assert.ok(defaultPoolSize() >= 1);
+    const pool = createWorkerPool();
+    assert.equal(pool.size, defaultPoolSize());
+    return pool.close();
+  });
+});

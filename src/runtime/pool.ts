@@ -1,0 +1,241 @@
+/**
+ * Runs step programs off the main thread, in node:worker_threads, with limits a provider can
+ * promise: a wall-clock limit per job (the worker is terminated, which stops even a tight loop,
+ * and the job fails with PROGRAM_LIMIT) and a V8 heap limit per worker (`resourceLimits`; a worker
+ * that exceeds it is killed by V8 and the job fails with PROGRAM_LIMIT). The heap limit does not
+ * cover ArrayBuffer memory (typed arrays); the built-in programs bound that through their input
+ * schemas (vocabulary and layer sizes, qubit count).
+ *
+ * Workers are started lazily, reused between jobs, and replaced after a kill. Idle workers are
+ * unref'd, so a pool nobody closed does not keep the process alive.
+ *
+ * Workers load TypeScript through tsx's ESM API in a small bootstrap, which works the same when
+ * the parent runs under `node --import tsx` (the test runner) or `npx tsx` (the CLI); inheriting
+ * the parent's execArgv would not (Node 20 workers ignore `--import` hooks for their entry, and the
+ * test runner's own flags are not valid in a worker).
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { type ErrorCode, SwitchyardError } from "../protocol/errors.ts";
+import type { RunResult } from "./program.ts";
+
+export interface WorkerPoolOptions {
+  /** Worker threads; default availableParallelism() − 1, at least 1 (one core stays for I/O). */
+  readonly size?: number;
+  /** Default wall-clock limit per job, in milliseconds, from dispatch to result. */
+  readonly timeLimitMs?: number;
+  /** V8 old-generation heap limit of each worker, in MiB. */
+  readonly memoryLimitMb?: number;
+  /** URL of a module exporting `programs: ProgramRegistry`; default the built-in programs. */
+  readonly programsModule?: string;
+}
+
+export interface ProgramJob {
+  /** Registry id, e.g. "mlp-train". */
+  readonly program: string;
+  /** Raw parameters; the worker validates them with the program's schema. */
+  readonly input: unknown;
+  readonly checkpointEvery: number;
+  /** Overrides the pool's timeLimitMs for this job. */
+  readonly timeLimitMs?: number;
+}
+
+export interface WorkerPool {
+  readonly size: number;
+  /** Runs a job when a worker is free. Rejects with a SwitchyardError (PROGRAM_LIMIT, …). */
+  run(job: ProgramJob): Promise<RunResult<unknown>>;
+  /** Terminates every worker; queued and running jobs fail with PROGRAM_FAILED. */
+  close(): Promise<void>;
+}
+
+/** @internal Messages between pool and worker (worker.ts). */
+export interface WorkerSetup {
+  readonly programsModule: string;
+}
+/** @internal */
+export interface WorkerRequest {
+  readonly id: number;
+  readonly program: string;
+  readonly input: unknown;
+  readonly checkpointEvery: number;
+}
+/** @internal */
+export type WorkerReply =
+  | { readonly kind: "ready" }
+  | { readonly kind: "result"; readonly id: number; readonly result: RunResult<unknown> }
+  | {
+      readonly kind: "failed";
+      readonly id: number;
+      readonly error: { code: ErrorCode; message: string; details: Readonly<Record<string, unknown>> };
+    };
+
+export const defaultTimeLimitMs = 60_000;
+export const defaultMemoryLimitMb = 1024;
+
+export function defaultPoolSize(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+interface Pending {
+  readonly request: WorkerRequest;
+  readonly timeLimitMs: number;
+  readonly resolve: (result: RunResult<unknown>) => void;
+  readonly reject: (error: SwitchyardError) => void;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  ready: boolean;
+  job: Pending | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+const tsxApi = import.meta.resolve("tsx/esm/api");
+const workerEntry = new URL("./worker.ts", import.meta.url).href;
+const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerEntry)}); });`;
+
+export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
+  const size = options.size ?? defaultPoolSize();
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw new SwitchyardError("MALFORMED", `pool size must be a positive integer, got ${size}`);
+  }
+  const timeLimitMs = options.timeLimitMs ?? defaultTimeLimitMs;
+  const memoryLimitMb = options.memoryLimitMb ?? defaultMemoryLimitMb;
+  const setup: WorkerSetup = {
+    programsModule: options.programsModule ?? new URL("./programs/registry.ts", import.meta.url).href,
+  };
+  const queue: Pending[] = [];
+  const slots = new Set<Slot>();
+  let nextId = 1;
+  let closed = false;
+
+  function settle(slot: Slot): Pending | undefined {
+    const job = slot.job;
+    clearTimeout(slot.timer);
+    slot.job = undefined;
+    slot.timer = undefined;
+    slot.worker.unref();
+    return job;
+  }
+
+  function retire(slot: Slot, error: SwitchyardError): void {
+    if (!slots.delete(slot)) return;
+    const job = settle(slot);
+    void slot.worker.terminate();
+    // A worker that dies before it is ready fails the first queued job, so a broken setup
+    // (bad programsModule) drains the queue instead of respawning forever.
+    (job ?? (slot.ready ? undefined : queue.shift()))?.reject(error);
+    pump();
+  }
+
+  function dispatch(slot: Slot, job: Pending): void {
+    slot.job = job;
+    slot.worker.ref();
+    slot.timer = setTimeout(() => {
+      retire(
+        slot,
+        new SwitchyardError(
+          "PROGRAM_LIMIT",
+          `program ${job.request.program} exceeded ${job.timeLimitMs} ms`,
+          {
+            details: { program: job.request.program, limit: "time", timeLimitMs: job.timeLimitMs },
+          },
+        ),
+      );
+    }, job.timeLimitMs);
+    slot.worker.postMessage(job.request);
+  }
+
+  function onReply(slot: Slot, reply: WorkerReply): void {
+    if (reply.kind === "ready") {
+      slot.ready = true;
+      pump();
+      return;
+    }
+    if (slot.job?.request.id !== reply.id) return;
+    const job = settle(slot);
+    if (reply.kind === "result") job?.resolve(reply.result);
+    else
+      job?.reject(
+        new SwitchyardError(reply.error.code, reply.error.message, { details: reply.error.details }),
+      );
+    pump();
+  }
+
+  function spawn(): void {
+    const worker = new Worker(bootstrap, {
+      eval: true,
+      execArgv: [],
+      workerData: setup,
+      resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb },
+    });
+    const slot: Slot = { worker, ready: false, job: undefined, timer: undefined };
+    slots.add(slot);
+    worker.unref();
+    worker.on("message", (reply: WorkerReply) => onReply(slot, reply));
+    worker.on("error", (cause: Error & { code?: string }) => {
+      const program = slot.job?.request.program ?? "(starting)";
+      retire(
+        slot,
+        cause.code === "ERR_WORKER_OUT_OF_MEMORY"
+          ? new SwitchyardError(
+              "PROGRAM_LIMIT",
+              `program ${program} exceeded the ${memoryLimitMb} MiB heap limit`,
+              {
+                details: { program, limit: "memory", memoryLimitMb },
+                cause,
+              },
+            )
+          : new SwitchyardError("PROGRAM_FAILED", `worker for ${program} crashed: ${cause.message}`, {
+              details: { program },
+              cause,
+            }),
+      );
+    });
+    worker.on("exit", (exitCode) => {
+      retire(slot, new SwitchyardError("PROGRAM_FAILED", `worker exited with code ${exitCode}`));
+    });
+  }
+
+  function pump(): void {
+    if (closed) return;
+    for (const slot of slots) {
+      const job = slot.ready && slot.job === undefined ? queue.shift() : undefined;
+      if (job !== undefined) dispatch(slot, job);
+    }
+    let starting = [...slots].filter((s) => !s.ready).length;
+    while (queue.length > starting && slots.size < size) {
+      spawn();
+      starting++;
+    }
+  }
+
+  return {
+    size,
+    run(job) {
+      if (closed) return Promise.reject(new SwitchyardError("PROGRAM_FAILED", "the worker pool is closed"));
+      return new Promise<RunResult<unknown>>((resolve, reject) => {
+        const request: WorkerRequest = {
+          id: nextId++,
+          program: job.program,
+          input: job.input,
+          checkpointEvery: job.checkpointEvery,
+        };
+        queue.push({ request, timeLimitMs: job.timeLimitMs ?? timeLimitMs, resolve, reject });
+        pump();
+      });
+    },
+    async close() {
+      closed = true;
+      const closing = new SwitchyardError("PROGRAM_FAILED", "the worker pool was closed");
+      for (const job of queue.splice(0)) job.reject(closing);
+      await Promise.all(
+        [...slots].map((slot) => {
+          settle(slot)?.reject(closing);
+          slots.delete(slot);
+          return slot.worker.terminate();
+        }),
+      );
+    },
+  };
+}
