@@ -17,19 +17,25 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** The point of an acceptable public key (see `ed25519.ts`), or undefined. */
+function acceptableKeyPoint(publicKey: Uint8Array): InstanceType<typeof Point> | undefined {
+  if (publicKey.length !== 32) return undefined;
+  try {
+    // zip215 = false: strict RFC 8032 decoding, refusing y >= p and a sign bit on x = 0.
+    const A = Point.fromBytes(publicKey, false);
+    return A.isSmallOrder() ? undefined : A;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * True when `publicKey` may sign under the Switchyard rule (see `ed25519.ts`): a canonical
  * encoding of a point that is not of small order. Shared by both adapters so they refuse the same
  * keys.
  */
 export function isAcceptablePublicKey(publicKey: Uint8Array): boolean {
-  if (publicKey.length !== 32) return false;
-  try {
-    // zip215 = false: strict RFC 8032 decoding, refusing y >= p and a sign bit on x = 0.
-    return !Point.fromBytes(publicKey, false).isSmallOrder();
-  } catch {
-    return false;
-  }
+  return acceptableKeyPoint(publicKey) !== undefined;
 }
 
 /**
@@ -42,13 +48,13 @@ export const nobleEd25519: Ed25519 = {
   publicKey: (secret) => noble.getPublicKey(secret),
   sign: (secret, message) => noble.sign(message, secret),
   verify: (publicKey, message, signature) => {
-    if (signature.length !== 64 || !isAcceptablePublicKey(publicKey)) return false;
+    const A = acceptableKeyPoint(publicKey);
+    if (signature.length !== 64 || A === undefined) return false;
     try {
       const r = signature.subarray(0, 32);
       const s = littleEndian(signature.subarray(32));
       if (s >= L) return false;
       const k = littleEndian(sha512(concat(r, publicKey, message))) % L;
-      const A = Point.fromBytes(publicKey, false);
       // Verification handles only public values, so variable-time arithmetic is fine.
       const expectedR = Point.BASE.multiplyUnsafe(s).subtract(A.multiplyUnsafe(k));
       return equalBytes(expectedR.toBytes(), r);
