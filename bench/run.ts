@@ -4,9 +4,11 @@
  */
 import { applySuite } from "./apply.ts";
 import { type BenchSuite, runSuite } from "./lib.ts";
+import { matmulSuite } from "./matmul.ts";
+import { verifySuite } from "./verify.ts";
 
 const suites: Record<string, readonly BenchSuite[]> = {
-  core: [applySuite],
+  core: [applySuite, verifySuite, matmulSuite],
 };
 
 const name = process.argv[2];

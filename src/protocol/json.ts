@@ -33,7 +33,8 @@ export function jsonDepth(text: string, limit = Number.POSITIVE_INFINITY): numbe
 }
 
 export function parseJsonLimited(text: string, limits: JsonLimits = defaultJsonLimits): unknown {
-  const bytes = new TextEncoder().encode(text).length;
+  // A UTF-16 unit is at least one UTF-8 byte, so a long string is refused without encoding it.
+  const bytes = text.length > limits.maxBytes ? text.length : new TextEncoder().encode(text).length;
   if (bytes > limits.maxBytes) {
     throw new SwitchyardError("TOO_LARGE", `body is ${bytes} bytes; the limit is ${limits.maxBytes}`, {
       details: { bytes, limit: limits.maxBytes },
