@@ -26,7 +26,7 @@ const trainStage = {
   resourceClass: "gpu",
   units: 2,
   seconds: 60,
-  maxPricePerUnitSecond: 20n,
+  maxPricePerUnitSecond: 1_000n,
   jurisdictions: ["EU"],
 };
 
@@ -64,7 +64,7 @@ describe("stage lifecycle", () => {
     must(net.tick());
     assert.equal(stage.status, "settled");
 
-    const cost = 12n * 2n * 60n;
+    const cost = fra!.pricePerUnitSecond * 2n * 60n;
     const fee = (cost * 100n + 9_999n) / 10_000n;
     assert.equal(balanceOf(net.state, available(fra!.who.publicKey)) - providerBefore, cost);
     assert.equal(balanceOf(net.state, treasury), fee);
@@ -178,7 +178,7 @@ describe("no match", () => {
         jurisdictions: ["JP"],
       }),
     );
-    must(net.send(tokyo, "postOffer", { resourceClass: "gpu", capacity: 4, pricePerUnitSecond: 15n }));
+    must(net.send(tokyo, "postOffer", { resourceClass: "gpu", capacity: 4, pricePerUnitSecond: 700n }));
     assert.equal(net.state.jobs.get(job)!.stages.get("train")!.provider, tokyo.publicKey);
   });
 });

@@ -39,14 +39,18 @@ const city = (
   pricePerUnitSecond: price,
 });
 
-/** Six providers on three continents, offering gpu, cpu and qpu. */
+/**
+ * Six providers on three continents, offering gpu, cpu and qpu. Prices are micro-credits per
+ * unit-second; at 1 credit ≈ 1 USD, 600 µ/s is about 2.16 USD per GPU-hour, in the range of the
+ * marketplace prices in ../shared/data/prices.
+ */
 export const worldProviders: readonly SimProvider[] = [
-  city("fra-gpu-1", "Frankfurt", "DE", ["EU"], 50.1109, 8.6821, "gpu", 8, 40_000, 12n),
-  city("ams-qpu-1", "Amsterdam", "NL", ["EU"], 52.3676, 4.9041, "qpu", 2, 5_000, 30n),
-  city("ams-cpu-1", "Amsterdam", "NL", ["EU"], 52.3676, 4.9041, "cpu", 16, 8_000, 3n),
-  city("sin-gpu-1", "Singapore", "SG", [], 1.3521, 103.8198, "gpu", 8, 35_000, 10n),
-  city("nyc-cpu-1", "New York", "US", [], 40.7128, -74.006, "cpu", 32, 9_000, 2n),
-  city("sao-gpu-1", "São Paulo", "BR", [], -23.5505, -46.6333, "gpu", 4, 30_000, 8n),
+  city("fra-gpu-1", "Frankfurt", "DE", ["EU"], 50.1109, 8.6821, "gpu", 8, 40_000, 600n),
+  city("ams-qpu-1", "Amsterdam", "NL", ["EU"], 52.3676, 4.9041, "qpu", 2, 5_000, 1_500n),
+  city("ams-cpu-1", "Amsterdam", "NL", ["EU"], 52.3676, 4.9041, "cpu", 16, 8_000, 40n),
+  city("sin-gpu-1", "Singapore", "SG", [], 1.3521, 103.8198, "gpu", 8, 35_000, 520n),
+  city("nyc-cpu-1", "New York", "US", [], 40.7128, -74.006, "cpu", 32, 9_000, 30n),
+  city("sao-gpu-1", "São Paulo", "BR", [], -23.5505, -46.6333, "gpu", 4, 30_000, 450n),
 ];
 
 /** Fund, register, bond and post an offer for each provider. Throws on any rejection. */

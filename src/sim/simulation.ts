@@ -78,7 +78,7 @@ function randomStages(rng: SimRandom): StageSpec[] {
       resourceClass: rng.pick(classes),
       units: 1 + rng.int(4),
       seconds: 1 + rng.int(120),
-      maxPricePerUnitSecond: BigInt(1 + rng.int(40)),
+      maxPricePerUnitSecond: BigInt(1 + rng.int(2_000)),
       after,
       inputs: [],
       ...(jurisdictions === undefined ? {} : { jurisdictions }),

@@ -1,0 +1,90 @@
+/**
+ * The audit: replay a stored log from genesis and check everything an operator could have faked —
+ * the hash chain, every signature, every event's acceptance by the state machine, every invariant,
+ * the snapshot's state hash, and (if given) the state hash the caller was told.
+ */
+import { apply, checkAllInvariants, createState, decodeState, stateHash } from "../core/index.ts";
+import type { Ed25519 } from "../protocol/ed25519.ts";
+import { verifyEnvelope } from "../protocol/envelope.ts";
+import { isSwitchyardError, SwitchyardError } from "../protocol/errors.ts";
+import type { Hex32 } from "../protocol/ids.ts";
+import { genesisPrev, verifyChain } from "../protocol/log.ts";
+import type { EventStore } from "./event-store.ts";
+
+export interface AuditReport {
+  readonly ok: boolean;
+  readonly events: number;
+  readonly signatures: number;
+  readonly stateHash: Hex32 | null;
+  readonly snapshotChecked: boolean;
+  readonly error?: { readonly code: string; readonly message: string; readonly seq?: number };
+}
+
+export async function auditStore(
+  store: EventStore,
+  ed: Ed25519,
+  expectedStateHash?: Hex32,
+): Promise<AuditReport> {
+  const state = createState();
+  const snapshot = await store.latestSnapshot();
+  let prev = genesisPrev;
+  let events = 0;
+  let signatures = 0;
+  let snapshotChecked = false;
+  let seq: number | undefined;
+  try {
+    for await (const event of store.read(0)) {
+      seq = event.seq;
+      prev = verifyChain([event], prev, event.seq - 1);
+      if (event.payload.kind === "msg") {
+        verifyEnvelope(ed, event.payload.env);
+        signatures++;
+      }
+      const result = apply(state, event);
+      if (!result.ok) {
+        throw new SwitchyardError(
+          "INVARIANT_VIOLATED",
+          `event ${event.seq} is rejected by the state machine: ${result.error.message}`,
+          {
+            details: { seq: event.seq },
+          },
+        );
+      }
+      events++;
+      if (snapshot !== null && snapshot.seq === event.seq) {
+        const fromSnapshot = stateHash(decodeState(snapshot.state));
+        const replayed = stateHash(state);
+        if (fromSnapshot !== snapshot.stateHash || replayed !== snapshot.stateHash) {
+          throw new SwitchyardError(
+            "STATE_HASH_MISMATCH",
+            `snapshot at seq ${snapshot.seq} does not match the replayed state`,
+            {
+              details: { seq: snapshot.seq },
+            },
+          );
+        }
+        snapshotChecked = true;
+      }
+    }
+    checkAllInvariants(state);
+    const hash = stateHash(state);
+    if (expectedStateHash !== undefined && hash !== expectedStateHash) {
+      throw new SwitchyardError(
+        "STATE_HASH_MISMATCH",
+        `replayed state hash ${hash} differs from the expected ${expectedStateHash}`,
+      );
+    }
+    return { ok: true, events, signatures, stateHash: hash, snapshotChecked };
+  } catch (error) {
+    if (!isSwitchyardError(error)) throw error;
+    const at = typeof error.details["seq"] === "number" ? (error.details["seq"] as number) : seq;
+    return {
+      ok: false,
+      events,
+      signatures,
+      stateHash: null,
+      snapshotChecked,
+      error: { code: error.code, message: error.message, ...(at === undefined ? {} : { seq: at }) },
+    };
+  }
+}

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { test } from "node:test";
+
+const root = resolve(import.meta.dirname, "..");
+
+test("npm start's demo settles every stage of the seed pipeline and its stored log passes the audit", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "switchyard-demo-"));
+  try {
+    const run = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "demo", "--json", "--data-dir", dataDir],
+      {
+        cwd: root,
+        encoding: "utf8",
+        timeout: 240_000,
+      },
+    );
+    assert.equal(run.status, 0, `demo exited ${run.status}: ${run.stderr}`);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.ok, true);
+    assert.deepEqual(
+      report.stages.map((s: { name: string; status: string }) => [s.name, s.status]),
+      [
+        ["train", "settled"],
+        ["evaluate", "settled"],
+        ["qaoa", "settled"],
+        ["optimizer", "settled"],
+      ],
+    );
+    const byName = Object.fromEntries(report.stages.map((s: { name: string }) => [s.name, s]));
+    assert.ok(byName.train.jurisdiction.split(",").includes("EU"), "training stays in the EU");
+    assert.equal(byName.evaluate.city, "Singapore");
+    assert.equal(byName.qaoa.city, "Amsterdam");
+    assert.match(byName.train.root, /^[0-9a-f]{64}$/);
+    // Money adds up: payouts + fees + refund = budget.
+    const s = report.settlement;
+    const paid = s.payouts.reduce((n: bigint, p: { paidMicro: string }) => n + BigInt(p.paidMicro), 0n);
+    assert.equal(paid + BigInt(s.feesMicro) + BigInt(s.refundMicro), BigInt(s.budgetMicro));
+    assert.equal(report.audit.ok, true);
+    assert.equal(report.audit.events, report.log.events);
+    assert.match(report.audit.stateHash, /^[0-9a-f]{64}$/);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("error: an unknown command exits 2 and says what exists", () => {
+  const run = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "launch"], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /unknown command 'launch'/);
+  assert.match(run.stderr, /demo/);
+});
