@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
+import type { DemoStage } from "../src/cli/demo.ts";
 
 const root = resolve(import.meta.dirname, "..");
 
@@ -31,11 +32,11 @@ test("npm start's demo settles every stage of the seed pipeline and its stored l
         ["optimizer", "settled"],
       ],
     );
-    const byName = Object.fromEntries(report.stages.map((s: { name: string }) => [s.name, s]));
-    assert.ok(byName.train.jurisdiction.split(",").includes("EU"), "training stays in the EU");
-    assert.equal(byName.evaluate.city, "Singapore");
-    assert.equal(byName.qaoa.city, "Amsterdam");
-    assert.match(byName.train.root, /^[0-9a-f]{64}$/);
+    const stage = (name: string): DemoStage => report.stages.find((s: DemoStage) => s.name === name);
+    assert.ok(stage("train").jurisdiction.split(",").includes("EU"), "training stays in the EU");
+    assert.equal(stage("evaluate").city, "Singapore");
+    assert.equal(stage("qaoa").city, "Amsterdam");
+    assert.match(stage("train").root, /^[0-9a-f]{64}$/);
     // Money adds up: payouts + fees + refund = budget.
     const s = report.settlement;
     const paid = s.payouts.reduce((n: bigint, p: { paidMicro: string }) => n + BigInt(p.paidMicro), 0n);
