@@ -13,6 +13,7 @@ import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Cid } from "../protocol/ids.ts";
 import { type BlobStore, blobNotFound, checkCid, cidOf, verifiedBlob } from "./blob-store.ts";
+import { syncPath } from "./durable-fs.ts";
 import { storeUnavailable } from "./errors.ts";
 
 /** Where the blob `cid` lives under `root`. */
@@ -97,22 +98,13 @@ async function writeAtomically(root: string, path: string, bytes: Uint8Array): P
     await rm(tmp, { force: true });
     throw error;
   }
-  await syncDirectory(dirname(path));
+  await syncPath(dirname(path));
 }
 
 /** Create `dir` if missing, and sync its parent so that the new name itself is durable. */
 async function makeDirectory(dir: string): Promise<void> {
   const created = await mkdir(dir, { recursive: true });
-  if (created !== undefined) await syncDirectory(dirname(dir));
-}
-
-async function syncDirectory(path: string): Promise<void> {
-  const handle = await open(path, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  if (created !== undefined) await syncPath(dirname(dir));
 }
 
 function isMissing(error: unknown): boolean {

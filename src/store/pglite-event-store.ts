@@ -10,10 +10,11 @@
  * every commit it fdatasyncs the WAL segments written since the last commit, and it syncs the whole
  * data directory after open and after close (initdb's files, and the shutdown checkpoint).
  */
-import { mkdir, open, readdir } from "node:fs/promises";
+import { mkdir, readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { SwitchyardError } from "../protocol/errors.ts";
+import { syncPath } from "./durable-fs.ts";
 import { storeUnavailable } from "./errors.ts";
 import type { EventStore, EventStoreOptions } from "./event-store.ts";
 import { defaultSchema, type SqlDriver, type SqlSession } from "./sql-driver.ts";
@@ -133,25 +134,16 @@ class WalSync {
 
   async sync(current: string): Promise<void> {
     if (current === this.#synced) {
-      await syncFile(join(this.#dir, current), true);
+      await syncPath(join(this.#dir, current), true);
       return;
     }
     // Segment names are fixed-width hex (timeline, log, segment), so string order is WAL order.
     const written = (await readdir(this.#dir))
       .filter((name) => /^[0-9A-F]{24}$/.test(name) && name >= this.#synced && name <= current)
       .sort();
-    for (const name of written) await syncFile(join(this.#dir, name), true);
-    await syncFile(this.#dir, false);
+    for (const name of written) await syncPath(join(this.#dir, name), true);
+    await syncPath(this.#dir);
     this.#synced = current;
-  }
-}
-
-async function syncFile(path: string, dataOnly: boolean): Promise<void> {
-  const handle = await open(path, "r");
-  try {
-    await (dataOnly ? handle.datasync() : handle.sync());
-  } finally {
-    await handle.close();
   }
 }
 
@@ -173,7 +165,7 @@ async function syncTree(dir: string): Promise<void> {
   await walk(dir);
   let next = 0;
   const worker = async () => {
-    while (next < paths.length) await syncFile(paths[next++]!, false);
+    while (next < paths.length) await syncPath(paths[next++]!);
   };
   await Promise.all(Array.from({ length: 16 }, worker));
 }
