@@ -7,9 +7,11 @@ import { sqlState } from "./sql-driver.ts";
 
 /** STORE_UNAVAILABLE: used before open() or after close(). */
 export function storeNotOpen(kind: string): SwitchyardError {
-  return new SwitchyardError("STORE_UNAVAILABLE", `the ${kind} store is not open: call open() first`, {
-    details: { store: kind },
-  });
+  return new SwitchyardError(
+    "STORE_UNAVAILABLE",
+    `the ${kind} store is not open: call open() first (a closed store stays closed; create a new one)`,
+    { details: { store: kind } },
+  );
 }
 
 /** Wrap a driver failure as STORE_UNAVAILABLE, keeping Switchyard errors raised inside as they are. */

@@ -291,6 +291,14 @@ export function eventStoreConformance(
       await assert.rejects(readAll(again), chainBroken(6));
     });
 
+    spec("open() called twice at once, or again later, opens the store once", async (h) => {
+      const store = h.connect();
+      await Promise.all([store.open(), store.open()]);
+      await store.open();
+      await store.append(sampleLog(3));
+      assert.equal((await store.head())?.seq, 2);
+    });
+
     spec("error: a store that is not open refuses every call with STORE_UNAVAILABLE", async (h) => {
       const store = h.connect();
       const unavailable = (e: unknown) => isSwitchyardError(e, "STORE_UNAVAILABLE");

@@ -48,6 +48,7 @@ export class SqlEventStore implements EventStore {
   readonly #queue: GroupCommit;
   #driver: SqlDriver | null = null;
   #state: "new" | "open" | "closed" = "new";
+  #opening: Promise<void> | null = null;
   #net: string | null = null;
 
   /** `connect` opens the driver; `schema` holds this log's tables (created by the migrator). */
@@ -63,15 +64,29 @@ export class SqlEventStore implements EventStore {
     this.#queue = new GroupCommit((plan) => this.#commit(plan), options.maxBatchEvents);
   }
 
-  async open(): Promise<void> {
-    if (this.#state === "open") return;
-    if (this.#state === "closed") throw storeNotOpen(this.kind);
-    const driver = await this.#connect();
+  open(): Promise<void> {
+    if (this.#state === "closed") return Promise.reject(storeNotOpen(this.kind));
+    // Two callers opening at once share one connection and one migration run.
+    this.#opening ??= this.#connectAndMigrate();
+    return this.#opening;
+  }
+
+  async #connectAndMigrate(): Promise<void> {
+    const driver = await this.#connect().catch((error: unknown) => {
+      this.#opening = null;
+      throw error;
+    });
     try {
       await migrate(driver, this.#schema);
     } catch (error) {
+      this.#opening = null;
       await driver.close();
       throw storeUnavailable(error, `migrating schema ${this.#schema}`);
+    }
+    if (this.#state === "closed") {
+      // close() was called while this was connecting: honour it rather than leak the connection.
+      await driver.close();
+      throw storeNotOpen(this.kind);
     }
     this.#driver = driver;
     this.#state = "open";
