@@ -18,18 +18,32 @@ export const applySuite: BenchSuite = async (log) => {
   const signer = new LocalNetwork({ net: "bench", verifySignatures: false });
   const people = Array.from({ length: accounts }, (_, i) => simIdentity(`bench-${i}`));
   const events: LogEvent[] = [];
-  for (const p of people) events.push(eventOf(signer, signer.sign(p, "faucet", { amount: 1_000_000_000n }), events.length));
+  for (const p of people)
+    events.push(eventOf(signer.sign(p, "faucet", { amount: 1_000_000_000n }), events.length));
   for (let i = 0; i < transfers; i++) {
     const from = people[i % accounts]!;
     const to = people[(i * 7 + 13) % accounts]!;
     if (from === to) continue;
-    events.push(eventOf(signer, signer.sign(from, "transfer", { to: to.publicKey, amount: BigInt(1 + (i % 1000)) }), events.length));
+    events.push(
+      eventOf(
+        signer.sign(from, "transfer", { to: to.publicKey, amount: BigInt(1 + (i % 1000)) }),
+        events.length,
+      ),
+    );
   }
   const runs = 5;
   let best = 0;
   for (let r = 0; r < runs; r++) {
     const state = createState();
-    apply(state, { seq: 0, time: 1, prev: genesisPrev, payload: { kind: "sys", sys: { type: "genesis", net: "bench", params: defaultParams, devFaucet: true } } });
+    apply(state, {
+      seq: 0,
+      time: 1,
+      prev: genesisPrev,
+      payload: {
+        kind: "sys",
+        sys: { type: "genesis", net: "bench", params: defaultParams, devFaucet: true },
+      },
+    });
     const t0 = process.hrtime.bigint();
     for (const e of events) {
       const result = apply(state, e);
@@ -38,7 +52,15 @@ export const applySuite: BenchSuite = async (log) => {
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     best = Math.max(best, events.length / seconds);
   }
-  log({ bench: "core", metric: "apply_per_s", value: Math.round(best), unit: "events/s", invariants: "on", workload: "transfer", accounts });
+  log({
+    bench: "core",
+    metric: "apply_per_s",
+    value: Math.round(best),
+    unit: "events/s",
+    invariants: "on",
+    workload: "transfer",
+    accounts,
+  });
 
   // Baseline: the same postings as bare Map updates with no validation at all.
   let baseline = 0;
@@ -57,10 +79,23 @@ export const applySuite: BenchSuite = async (log) => {
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     baseline = Math.max(baseline, events.length / seconds);
   }
-  log({ bench: "core", metric: "apply_per_s", value: Math.round(baseline), unit: "events/s", invariants: "none", workload: "bare-map-baseline", accounts });
-  log({ bench: "core", metric: "apply_vs_bare_map", value: Number((best / baseline).toFixed(3)), unit: "ratio" });
+  log({
+    bench: "core",
+    metric: "apply_per_s",
+    value: Math.round(baseline),
+    unit: "events/s",
+    invariants: "none",
+    workload: "bare-map-baseline",
+    accounts,
+  });
+  log({
+    bench: "core",
+    metric: "apply_vs_bare_map",
+    value: Number((best / baseline).toFixed(3)),
+    unit: "ratio",
+  });
 };
 
-function eventOf(net: LocalNetwork, env: ReturnType<LocalNetwork["sign"]>, index: number): LogEvent {
+function eventOf(env: ReturnType<LocalNetwork["sign"]>, index: number): LogEvent {
   return { seq: index + 1, time: 2 + index, prev: genesisPrev, payload: { kind: "msg", env } };
 }

@@ -2,13 +2,14 @@
  * `npm run bench -- <suite>`: runs a benchmark suite, prints JSON lines, and appends them with the
  * commit id to bench/results/<suite>.jsonl. `npm run bench -- --list` names the suites.
  */
+import { appendSuite } from "./append.ts";
 import { applySuite } from "./apply.ts";
 import { type BenchSuite, runSuite } from "./lib.ts";
 import { matmulSuite } from "./matmul.ts";
 import { verifySuite } from "./verify.ts";
 
 const suites: Record<string, readonly BenchSuite[]> = {
-  core: [applySuite, verifySuite, matmulSuite],
+  core: [applySuite, appendSuite, verifySuite, matmulSuite],
 };
 
 const name = process.argv[2];

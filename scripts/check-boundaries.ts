@@ -5,7 +5,7 @@
  * Math.random. Exit code 1 lists every violation with file:line.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative, resolve, dirname, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
 const src = join(root, "src");
@@ -30,11 +30,17 @@ const isomorphicLayers = new Set(["protocol", "core", "sdk"]);
 const forbiddenInCore: Array<[RegExp, string]> = [
   [/\bMath\.random\b/, "Math.random: randomness comes from the beacon in the log"],
   [/\bDate\b/, "Date: time comes from event.time"],
-  [/\bMath\.(exp|log|log2|log10|pow|sin|cos|tan|atan|atan2|sinh|cosh|tanh|expm1|log1p|cbrt|hypot)\b/, "engine-dependent math"],
+  [
+    /\bMath\.(exp|log|log2|log10|pow|sin|cos|tan|atan|atan2|sinh|cosh|tanh|expm1|log1p|cbrt|hypot)\b/,
+    "engine-dependent math",
+  ],
   [/\b(setTimeout|setInterval|setImmediate)\b/, "timers: deadlines are system events"],
 ];
 const forbiddenInKernels: Array<[RegExp, string]> = [
-  [/\bMath\.(exp|log|log2|log10|pow|sin|cos|tan|atan|atan2|sinh|cosh|tanh|expm1|log1p|cbrt|hypot|random)\b/, "engine-dependent math in verified computation: use runtime/kernels/elementary.ts"],
+  [
+    /\bMath\.(exp|log|log2|log10|pow|sin|cos|tan|atan|atan2|sinh|cosh|tanh|expm1|log1p|cbrt|hypot|random)\b/,
+    "engine-dependent math in verified computation: use runtime/kernels/elementary.ts",
+  ],
 ];
 
 function* walk(dir: string): Generator<string> {
@@ -46,7 +52,8 @@ function* walk(dir: string): Generator<string> {
 }
 
 const violations: string[] = [];
-const importRe = /(?:^|\s)(?:import|export)\s[^'"]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+const importRe =
+  /(?:^|\s)(?:import|export)\s[^'"]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
 
 for (const file of walk(src)) {
   const rel = relative(src, file);
@@ -64,7 +71,9 @@ for (const file of walk(src)) {
       if (target.startsWith("..")) continue;
       const targetLayer = target.split(sep)[0] ?? "";
       if (targetLayer !== layer && !isTest && !(allowed[layer] ?? []).includes(targetLayer)) {
-        violations.push(`${at}: layer '${layer}' may not import '${targetLayer}' (${spec}); see DESIGN.md §3`);
+        violations.push(
+          `${at}: layer '${layer}' may not import '${targetLayer}' (${spec}); see DESIGN.md §3`,
+        );
       }
     } else if (spec.startsWith("node:") && !isTest && !file.endsWith(".node.ts")) {
       // Files named *.node.ts are the Node-only adapters of an isomorphic port (e.g. the
@@ -76,7 +85,8 @@ for (const file of walk(src)) {
     }
   }
   if (isTest) continue;
-  const rules = layer === "core" ? forbiddenInCore : rel.startsWith(`runtime${sep}kernels`) ? forbiddenInKernels : [];
+  const rules =
+    layer === "core" ? forbiddenInCore : rel.startsWith(`runtime${sep}kernels`) ? forbiddenInKernels : [];
   lines.forEach((line, i) => {
     const code = line.replace(/\/\/.*$/, "");
     if (/^\s*(\*|\/\*)/.test(code)) return;

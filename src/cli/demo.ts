@@ -9,8 +9,6 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { accounts, balanceOf, encodeState, stageCost, stateHash } from "../core/index.ts";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
-import { contentId } from "../protocol/hash.ts";
-import type { Cid } from "../protocol/ids.ts";
 import { parseJobSpec } from "../protocol/job-spec.ts";
 import { formatCredits } from "../protocol/money.ts";
 import { createWorkerPool } from "../runtime/pool.ts";
@@ -18,6 +16,7 @@ import { must, onboardProviders, worldProviders } from "../sim/fixtures.ts";
 import { LocalNetwork, simIdentity } from "../sim/local-network.ts";
 import { runPipeline } from "../sim/seed-pipeline.ts";
 import { auditStore } from "../store/audit.ts";
+import { memoryBlobStore } from "../store/memory-blob-store.ts";
 import { pgliteEventStore } from "../store/pglite-event-store.ts";
 import { table } from "./table.ts";
 
@@ -104,15 +103,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   say(
     `\nSubmitting ${specPath} (${spec.stages.length} stages, budget ${formatCredits(spec.budget)} credits)…`,
   );
-  const blobs = new Map<string, Uint8Array>();
-  const outputs = {
-    put: async (bytes: Uint8Array) => {
-      const cid = contentId(bytes) as string as Cid;
-      blobs.set(cid, bytes);
-      return cid;
-    },
-    get: async (cid: Cid) => blobs.get(cid)!,
-  };
+  const outputs = memoryBlobStore();
   const pool = createWorkerPool({ timeLimitMs: 120_000 });
   let run: Awaited<ReturnType<typeof runPipeline>>;
   try {

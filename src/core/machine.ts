@@ -158,7 +158,15 @@ export function apply(state: State, event: LogEvent): ApplyResult {
       applySystem({ state, journal, effects, time: event.time, seq: event.seq }, event.payload.sys);
     } else {
       const env = event.payload.env;
-      const ctx = { state, journal, effects, time: event.time, seq: event.seq, signer: env.signer, nonce: env.nonce };
+      const ctx = {
+        state,
+        journal,
+        effects,
+        time: event.time,
+        seq: event.seq,
+        signer: env.signer,
+        nonce: env.nonce,
+      };
       applyMessage(ctx, env);
       state.nonces.set(env.signer, env.nonce);
     }

@@ -33,6 +33,7 @@ export const errorCodes = [
   "CHAIN_BROKEN",
   "STATE_HASH_MISMATCH",
   "STORE_UNAVAILABLE",
+  "CORRUPTED", // stored bytes no longer match their hash
   "NOT_FOUND",
   "INVARIANT_VIOLATED", // halts: the state machine refuses to continue in a wrong state
   "PROGRAM_FAILED",

@@ -5,7 +5,7 @@
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, toHex, utf8 } from "./bytes.ts";
 import { canonicalBytes } from "./canonical.ts";
-import type { Hex32 } from "./ids.ts";
+import type { Cid, Hex32 } from "./ids.ts";
 
 export function sha256(bytes: Uint8Array): Uint8Array {
   return nobleSha256(bytes);
@@ -43,6 +43,6 @@ export function hashCanonical(domain: string, value: unknown): Hex32 {
 }
 
 /** The content id of a blob: plain SHA-256 of its bytes, hex-encoded. */
-export function contentId(bytes: Uint8Array): Hex32 {
-  return sha256Hex(bytes);
+export function contentId(bytes: Uint8Array): Cid {
+  return sha256Hex(bytes) as string as Cid;
 }

@@ -14,9 +14,8 @@ export interface BlobStore {
   /** Store `bytes` durably and return their content id. Storing the same bytes again is cheap. */
   put(bytes: Uint8Array): Promise<Cid>;
   /**
-   * The bytes of `cid`, verified against it. NOT_FOUND when absent; STORE_UNAVAILABLE with
-   * `details.corrupted = true` when the stored bytes no longer hash to `cid` (put them again to
-   * repair); MALFORMED when `cid` is not a content id.
+   * The bytes of `cid`, verified against it. NOT_FOUND when absent; CORRUPTED when the stored bytes no
+   * longer hash to `cid` (put them again to repair); MALFORMED when `cid` is not a content id.
    */
   get(cid: Cid): Promise<Uint8Array>;
   /** Whether a blob is stored, without reading or verifying it. MALFORMED when `cid` is not a content id. */
@@ -37,12 +36,9 @@ export function checkCid(cid: string): Cid {
   return cid as Cid;
 }
 
-/**
- * The content id of `bytes`: `contentId` from src/protocol/hash.ts, which returns the digest as a
- * plain Hex32; a blob's id is that digest branded as a Cid.
- */
+/** The content id of `bytes` (SHA-256, hex): `contentId` from src/protocol/hash.ts. */
 export function cidOf(bytes: Uint8Array): Cid {
-  return contentId(bytes) as string as Cid;
+  return contentId(bytes);
 }
 
 /** Return `bytes` if they hash to `cid`; otherwise throw the corruption error every adapter raises. */
@@ -50,7 +46,7 @@ export function verifiedBlob(cid: Cid, bytes: Uint8Array, where: string): Uint8A
   const actual = cidOf(bytes);
   if (actual !== cid) {
     throw new SwitchyardError(
-      "STORE_UNAVAILABLE",
+      "CORRUPTED",
       `blob ${cid.slice(0, 12)}… in ${where} is corrupted: its bytes hash to ${actual.slice(0, 12)}…; put it again to repair`,
       { details: { cid, actual, corrupted: true } },
     );
