@@ -1,5 +1,6 @@
 import { ed25519 as noble } from "@noble/curves/ed25519.js";
 import { sha512 } from "@noble/hashes/sha2.js";
+import { concatBytes } from "./bytes.ts";
 import type { Ed25519 } from "./ed25519.ts";
 
 const Point = noble.Point;
@@ -54,7 +55,7 @@ export const nobleEd25519: Ed25519 = {
       const r = signature.subarray(0, 32);
       const s = littleEndian(signature.subarray(32));
       if (s >= L) return false;
-      const k = littleEndian(sha512(concat(r, publicKey, message))) % L;
+      const k = littleEndian(sha512(concatBytes(r, publicKey, message))) % L;
       // Verification handles only public values, so variable-time arithmetic is fine.
       const expectedR = Point.BASE.multiplyUnsafe(s).subtract(A.multiplyUnsafe(k));
       return equalBytes(expectedR.toBytes(), r);
@@ -63,13 +64,3 @@ export const nobleEd25519: Ed25519 = {
     }
   },
 };
-
-function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
