@@ -20,6 +20,7 @@ export interface NodeRecord {
   readonly resourceClass: string;
   readonly capacity: number;
   readonly throughput: number;
+  readonly endpoint?: string;
   readonly registeredAt: number;
   /** Capacity committed to offers (never above `capacity`). */
   offered: number;

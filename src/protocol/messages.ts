@@ -53,6 +53,11 @@ export const registerNodeSchema = z.strictObject({
   capacity: count(1_000_000),
   /** Result of the standard benchmark at registration, in benchmark units per second. */
   throughput: count(1e12),
+  /** Where the node's agent serves its outputs to the next stage (http(s) URL), if it does. */
+  endpoint: z
+    .url({ protocol: /^https?$/ })
+    .max(256)
+    .optional(),
 });
 
 export const postOfferSchema = z.strictObject({

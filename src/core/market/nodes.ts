@@ -25,6 +25,7 @@ export function applyRegisterNode(ctx: MessageContext, body: MessageBody<"regist
     resourceClass: body.resourceClass,
     capacity: body.capacity,
     throughput: body.throughput,
+    ...(body.endpoint === undefined ? {} : { endpoint: body.endpoint }),
     registeredAt: ctx.time,
     offered: 0,
     openStages: 0,

@@ -1,0 +1,235 @@
+/**
+ * The coordinator's public API: paths, and the zod schemas of every response body and WebSocket
+ * frame. The coordinator validates what it sends against these in tests, the SDK decodes with
+ * them, and /openapi.json is generated from them (z.toJSONSchema, OpenAPI 3.1 = JSON Schema 2020-12).
+ * Requests that change state are signed envelopes (envelope.ts) and nothing else.
+ *
+ * Wire conventions: amounts are decimal strings of micro-credits; ids and hashes are lowercase hex;
+ * times are integer ms since the Unix epoch (sequencer time).
+ */
+import { z } from "zod";
+import { errorCodes } from "./errors.ts";
+import { hex32Schema } from "./ids.ts";
+
+const amount = z.string().regex(/^-?(0|[1-9][0-9]*)$/);
+const hex = hex32Schema;
+
+export const apiPaths = {
+  /** POST a signed envelope (wire JSON). 200 → Receipt; 4xx → ApiError. */
+  messages: "/v1/messages",
+  /** POST { messages: envelope[] } (≤ 256). 200 → { results: (Receipt | ApiError)[] } in order. */
+  messageBatch: "/v1/messages/batch",
+  /** GET → Status. */
+  status: "/v1/status",
+  /** GET → { nodes: NodeView[] }. */
+  nodes: "/v1/nodes",
+  /** GET → Market. */
+  market: "/v1/market",
+  /** GET ?requester=<pk> → { jobs: JobView[] } (newest first, ≤ 100). */
+  jobs: "/v1/jobs",
+  /** GET /v1/jobs/:id → JobView. */
+  job: "/v1/jobs/:id",
+  /** GET /v1/accounts/:key → Account. */
+  account: "/v1/accounts/:key",
+  /** GET /v1/providers/:key/assignments → { assignments: Assignment[] }: open work of a provider (for reconnects). */
+  assignments: "/v1/providers/:key/assignments",
+  /** GET ?from=<seq>&limit=<n ≤ 1000> → { events: wire LogEvent + hash [] } for followers and audits. */
+  events: "/v1/events",
+  /** WebSocket. Query: ?provider=<pk> to receive that provider's assignments; ?job=<id> for a job's events. */
+  stream: "/v1/stream",
+  openapi: "/openapi.json",
+  metrics: "/metrics",
+  health: "/healthz",
+} as const;
+
+export const apiErrorSchema = z.strictObject({
+  code: z.enum(errorCodes),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()),
+});
+export type ApiError = z.infer<typeof apiErrorSchema>;
+
+/**
+ * The coordinator's signed acknowledgement that a message is durable at `seq` with event hash
+ * `hash`. `sig` is the coordinator's Ed25519 signature over receiptBytes(receipt). A client that
+ * holds receipts can prove a dropped or reordered message.
+ */
+export const receiptSchema = z.strictObject({
+  net: z.string(),
+  seq: z.number().int().min(0),
+  hash: hex,
+  time: z.number().int(),
+  coordinator: hex,
+  sig: z.string().regex(/^[0-9a-f]{128}$/),
+});
+export type Receipt = z.infer<typeof receiptSchema>;
+
+export const statusSchema = z.strictObject({
+  net: z.string(),
+  coordinator: hex,
+  seq: z.number().int(),
+  head: hex,
+  time: z.number().int(),
+  stateHash: hex,
+  params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
+  store: z.string(),
+  /** True while this coordinator holds the sequencer lead. */
+  leader: z.boolean(),
+});
+export type Status = z.infer<typeof statusSchema>;
+
+export const offerViewSchema = z.strictObject({
+  id: hex,
+  resourceClass: z.string(),
+  capacity: z.number().int(),
+  used: z.number().int(),
+  pricePerUnitSecond: amount,
+  active: z.boolean(),
+});
+
+export const nodeViewSchema = z.strictObject({
+  id: hex,
+  name: z.string(),
+  city: z.string(),
+  country: z.string(),
+  jurisdictions: z.array(z.string()),
+  latE6: z.number().int(),
+  lonE6: z.number().int(),
+  resourceClass: z.string(),
+  capacity: z.number().int(),
+  throughput: z.number().int(),
+  endpoint: z.string().optional(),
+  stake: amount,
+  openStages: z.number().int(),
+  offers: z.array(offerViewSchema),
+  /** Last time the agent was seen on the stream (not part of the replicated state). */
+  lastSeen: z.number().int().optional(),
+});
+export type NodeView = z.infer<typeof nodeViewSchema>;
+
+export const marketSchema = z.strictObject({
+  classes: z.array(
+    z.strictObject({
+      resourceClass: z.string(),
+      region: z.string(),
+      offers: z.number().int(),
+      capacity: z.number().int(),
+      used: z.number().int(),
+      minPrice: amount,
+      medianPrice: amount,
+    }),
+  ),
+});
+export type Market = z.infer<typeof marketSchema>;
+
+export const stageViewSchema = z.strictObject({
+  name: z.string(),
+  program: z.string(),
+  status: z.string(),
+  resourceClass: z.string(),
+  units: z.number().int(),
+  seconds: z.number().int(),
+  after: z.array(z.string()),
+  provider: hex.optional(),
+  pricePerUnitSecond: amount.optional(),
+  attempts: z.number().int(),
+  deadline: z.number().int().optional(),
+  root: hex.optional(),
+  output: hex.optional(),
+  steps: z.number().int().optional(),
+  paid: amount.optional(),
+  fee: amount.optional(),
+  failure: z.string().optional(),
+  noMatch: z
+    .strictObject({
+      candidates: z.number().int(),
+      excluded: z.record(z.string(), z.number().int()),
+      sample: z.array(z.strictObject({ offerId: hex, reason: z.string() })),
+    })
+    .optional(),
+});
+export const jobViewSchema = z.strictObject({
+  id: hex,
+  requester: hex,
+  budget: amount,
+  submittedAt: z.number().int(),
+  status: z.enum(["open", "finished"]),
+  refund: amount.optional(),
+  escrow: amount,
+  stages: z.array(stageViewSchema),
+});
+export type JobView = z.infer<typeof jobViewSchema>;
+
+export const accountSchema = z.strictObject({
+  key: hex,
+  available: amount,
+  staked: amount,
+  unbonding: amount,
+  /** Last accepted nonce: sign the next message with nonce + 1. "0" for a new identity. */
+  nonce: amount,
+});
+export type Account = z.infer<typeof accountSchema>;
+
+export const assignmentSchema = z.strictObject({
+  jobId: hex,
+  stage: z.string(),
+  provider: hex,
+  offerId: hex,
+  program: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  /** Inputs with where to fetch them: the producing provider's endpoint, if known. */
+  inputs: z.array(z.strictObject({ cid: hex, from: z.string().optional() })),
+  pricePerUnitSecond: amount,
+  status: z.enum(["matched", "running"]),
+  deadline: z.number().int(),
+});
+export type Assignment = z.infer<typeof assignmentSchema>;
+
+/** Frames the coordinator sends on /v1/stream. */
+export const streamFrameSchema = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("hello"), net: z.string(), seq: z.number().int(), coordinator: hex }),
+  /** A log event was sequenced (subscribers of ?job= receive those that touch the job). */
+  z.strictObject({
+    type: z.literal("event"),
+    seq: z.number().int(),
+    hash: hex,
+    time: z.number().int(),
+    kind: z.string(),
+  }),
+  z.strictObject({ type: z.literal("assignment"), assignment: assignmentSchema }),
+  /** A job's stage changed status. */
+  z.strictObject({
+    type: z.literal("stage"),
+    jobId: hex,
+    stage: z.string(),
+    status: z.string(),
+    seq: z.number().int(),
+  }),
+  z.strictObject({ type: z.literal("receipt"), id: z.string(), receipt: receiptSchema }),
+  z.strictObject({ type: z.literal("error"), id: z.string().optional(), error: apiErrorSchema }),
+]);
+export type StreamFrame = z.infer<typeof streamFrameSchema>;
+
+/** Frames a client may send on /v1/stream: a signed envelope to sequence, tagged with a client id. */
+export const clientFrameSchema = z.strictObject({
+  type: z.literal("submit"),
+  id: z.string().min(1).max(64),
+  envelope: z.unknown(),
+});
+
+/** Blob transfer between providers (each agent serves its outputs). */
+export const blobPaths = {
+  /** GET → BlobManifest. */
+  manifest: "/blobs/:cid/manifest",
+  /** GET → the raw bytes of chunk :index (application/octet-stream). */
+  chunk: "/blobs/:cid/chunks/:index",
+} as const;
+
+export const blobManifestSchema = z.strictObject({
+  cid: hex,
+  size: z.number().int().min(0),
+  chunkSize: z.number().int().min(1),
+  /** SHA-256 (contentId) of each chunk, in order; every chunk is checked on arrival. */
+  chunks: z.array(hex),
+});
+export type BlobManifest = z.infer<typeof blobManifestSchema>;
