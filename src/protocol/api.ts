@@ -140,6 +140,18 @@ export const stageViewSchema = z.strictObject({
   paid: amount.optional(),
   fee: amount.optional(),
   failure: z.string().optional(),
+  /** Why the stage went where it did: eligible offers, exclusions by reason, and the runner-up. */
+  placement: z
+    .strictObject({
+      candidates: z.number().int(),
+      eligible: z.number().int(),
+      excluded: z.record(z.string(), z.number().int()),
+      runnerUp: z.strictObject({ offerId: hex, provider: hex, price: amount }).optional(),
+    })
+    .optional(),
+  latency: z.unknown().optional(),
+  loop: z.unknown().optional(),
+  verification: z.string().optional(),
   noMatch: z
     .strictObject({
       candidates: z.number().int(),

@@ -92,6 +92,35 @@ export const paramValueSchema: z.ZodType<Json, Json> = z.lazy(() =>
   ]),
 );
 
+/** A point a stage must be near: coordinates (a city in a spec file is resolved to these). */
+const pointSchema = z.strictObject({
+  latE6: microDegrees(90),
+  lonE6: microDegrees(180),
+  /** What the point is, for explanations ("Singapore", "our users"). */
+  label: z.string().min(1).max(64).optional(),
+});
+
+/** A latency bound: the predicted round trip to a point, or to another stage's provider. */
+export const latencyBoundSchema = z.strictObject({
+  to: z.union([pointSchema, z.strictObject({ stage: name })]),
+  maxRttMs: z.number().int().min(1).max(10_000),
+});
+
+/** Two stages that exchange messages `iterations` times (an optimizer and a qpu, say). */
+export const loopSchema = z.strictObject({
+  with: name,
+  iterations: z.number().int().min(1).max(100_000),
+  /** Bound on the predicted round trip between the two providers. */
+  maxRttMs: z.number().int().min(1).max(10_000),
+});
+
+/** How a stage's result is checked: not at all, by beacon-chosen spot checks, or by k replicas. */
+export const verificationPolicySchema = z.union([
+  z.literal("none"),
+  z.literal("spot"),
+  z.string().regex(/^replicate:[2-9]$/, 'replication is "replicate:k" with k from 2 to 9'),
+]);
+
 export const stageSpecSchema = z.strictObject({
   name,
   /** A built-in step program id, e.g. "mlp-train". */
@@ -108,6 +137,9 @@ export const stageSpecSchema = z.strictObject({
   cities: z.array(z.string().min(1).max(64)).max(64).optional(),
   minThroughput: count(1e12).optional(),
   inputs: z.array(cidSchema).max(64).default([]),
+  latency: latencyBoundSchema.optional(),
+  loop: loopSchema.optional(),
+  verification: verificationPolicySchema.default("none"),
 });
 
 export const submitJobSchema = z.strictObject({

@@ -81,6 +81,7 @@ function randomStages(rng: SimRandom): StageSpec[] {
       maxPricePerUnitSecond: BigInt(1 + rng.int(2_000)),
       after,
       inputs: [],
+      verification: "none",
       ...(jurisdictions === undefined ? {} : { jurisdictions }),
     });
   }

@@ -30,6 +30,7 @@ export function topologicalOrder(stages: readonly StageSpec[]): string[] {
         throw new SwitchyardError("INVALID_JOB", `stage ${s.name} runs after unknown stage ${d}`);
       if (d === s.name) throw new SwitchyardError("INVALID_JOB", `stage ${s.name} depends on itself`);
     }
+    checkProximityReferences(s, byName);
   }
   const order: string[] = [];
   const state = new Map<string, "visiting" | "done">();
@@ -46,6 +47,44 @@ export function topologicalOrder(stages: readonly StageSpec[]): string[] {
   };
   for (const s of stages) visit(s.name, []);
   return order;
+}
+
+/**
+ * A latency bound may name another stage; a loop names its partner. Both must exist and not be the
+ * stage itself; loop partners run at the same time, so neither may run after the other, and only
+ * one of the two declares the loop (it is placed second, next to its partner). Two stages placed
+ * relative to each other could never be placed.
+ */
+function checkProximityReferences(s: StageSpec, byName: ReadonlyMap<string, StageSpec>): void {
+  const refs: string[] = [];
+  if (s.latency !== undefined && "stage" in s.latency.to) refs.push(s.latency.to.stage);
+  if (s.loop !== undefined) refs.push(s.loop.with);
+  for (const r of refs) {
+    const other = byName.get(r);
+    if (r === s.name)
+      throw new SwitchyardError("INVALID_JOB", `stage ${s.name} cannot be placed relative to itself`);
+    if (other === undefined)
+      throw new SwitchyardError("INVALID_JOB", `stage ${s.name} refers to unknown stage ${r}`);
+    const back = [
+      other.loop?.with,
+      other.latency !== undefined && "stage" in other.latency.to ? other.latency.to.stage : undefined,
+    ];
+    if (back.includes(s.name)) {
+      throw new SwitchyardError(
+        "INVALID_JOB",
+        `stages ${s.name} and ${r} are each placed relative to the other`,
+      );
+    }
+  }
+  if (s.loop !== undefined) {
+    const partner = byName.get(s.loop.with)!;
+    if (partner.after.includes(s.name) || s.after.includes(partner.name)) {
+      throw new SwitchyardError(
+        "INVALID_JOB",
+        `loop partners ${s.name} and ${partner.name} cannot run one after the other`,
+      );
+    }
+  }
 }
 
 export function applySubmitJob(ctx: MessageContext, body: MessageBody<"submitJob">): Job {
