@@ -11,7 +11,7 @@
  * Choices, with the reasons:
  * - Target is the `min` RTT of each pair. A distance model can explain path length, which the
  *   minimum measures; `avg` adds queueing at the two hosts, which distance cannot explain, and is
- *   within 2 % of `min` beyond 100 km anyway (`avgOverMin` in the output).
+ *   within about 2 % of `min` beyond 100 km anyway (`avgOverMin` in the output).
  * - The two directions of a pair are one observation: the lower of their minima.
  * - Loss is the mean absolute *relative* error (L1, by iteratively reweighted least squares). A
  *   relative loss weights a 10 ms error on a 15 ms pair like a 100 ms error on a 150 ms pair, and

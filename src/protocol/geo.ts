@@ -195,8 +195,10 @@ export function fibreRttBoundMs(a: GeoPoint, b: GeoPoint): number {
  * minimizing the mean absolute relative error. The method was assessed with 20 % of the cities held
  * out (seed 20200719): held-out median relative error 15.2 %, p90 41.7 % (15.2–17.3 % and
  * 40.0–45.6 % over ten other splits); these constants are the refit on every pair (in sample:
- * median 16.1 %, p90 44.0 %). Errors are largest for the best-connected long routes
- * (London–New York: 101 ms predicted, 71 ms measured). Details in docs/latency.md.
+ * median 16.1 %, p90 44.0 %). One line cannot follow how stretch falls with distance: it
+ * overpredicts same-metro pairs (7 ms vs ~3 ms), underpredicts 500–5,000 km pairs by ~18 % on the
+ * median, and is slow on the best-connected long routes (London–New York: 101 ms vs 71 ms).
+ * Details in docs/latency.md.
  */
 export const latencyModel = {
   /** Same-city RTT and the per-path overhead: last miles, routers, host stacks. */
