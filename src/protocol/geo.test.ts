@@ -15,6 +15,7 @@ import {
   greatCircleKm,
   latencyModel,
   predictRttMs,
+  trigAccurateBound,
 } from "./geo.ts";
 import { sha256Hex } from "./hash.ts";
 
@@ -68,6 +69,12 @@ function digest(values: readonly number[]): string {
 describe("deterministic trigonometry", () => {
   it("sin and cos are within 1.2e-16 of Math on [−100, 100] (1 ulp of 1)", () => {
     const xs = [...grid(-100, 100, 400_001)];
+    assert.ok(maxAbsError(deterministicSin, Math.sin, xs) <= 1.2e-16);
+    assert.ok(maxAbsError(deterministicCos, Math.cos, xs) <= 1.2e-16);
+  });
+
+  it("sin and cos keep that accuracy up to trigAccurateBound", () => {
+    const xs = [...grid(trigAccurateBound - 1e6, trigAccurateBound, 100_001)];
     assert.ok(maxAbsError(deterministicSin, Math.sin, xs) <= 1.2e-16);
     assert.ok(maxAbsError(deterministicCos, Math.cos, xs) <= 1.2e-16);
   });
