@@ -1,0 +1,26 @@
+import { apiPaths, type Market, marketSchema } from "../protocol/api.ts";
+import type { SwitchyardError } from "../protocol/errors.ts";
+import type { Client } from "./create-client.ts";
+import { request } from "./internal/request.ts";
+
+export type GetMarketReturnType = Market;
+
+/** STORE_UNAVAILABLE (unreachable); MALFORMED (schema); any ApiError code. */
+export type GetMarketErrorType = SwitchyardError;
+
+/**
+ * The order book summarized per (resource class, region): offers, capacity, use, lowest and
+ * median asking price.
+ *
+ * @example
+ * const { classes } = await getMarket(client);
+ * for (const c of classes) console.log(c.resourceClass, c.region, c.minPrice);
+ */
+export async function getMarket(client: Client): Promise<GetMarketReturnType> {
+  return request(client, {
+    method: "GET",
+    path: apiPaths.market,
+    endpoint: `GET ${apiPaths.market}`,
+    schema: marketSchema,
+  });
+}
