@@ -59,6 +59,14 @@ export interface NoMatchExplanation {
   readonly sample: ReadonlyArray<{ readonly offerId: OfferId; readonly reason: string }>;
 }
 
+/** Why a stage went where it did: eligible offers, what excluded the rest, and the runner-up. */
+export interface PlacementExplanation {
+  readonly candidates: number;
+  readonly eligible: number;
+  readonly excluded: Readonly<Record<string, number>>;
+  readonly runnerUp?: { readonly offerId: OfferId; readonly provider: PublicKeyHex; readonly price: bigint };
+}
+
 export interface Stage {
   readonly spec: StageSpec;
   status: StageStatus;
@@ -78,6 +86,7 @@ export interface Stage {
   /** Providers that already missed a deadline on this stage; never matched to it again. */
   timedOut: PublicKeyHex[];
   noMatch?: NoMatchExplanation;
+  placement?: PlacementExplanation;
   settlements: number;
   failure?: string;
 }

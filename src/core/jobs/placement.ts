@@ -5,7 +5,7 @@
 import { canonicalize } from "../../protocol/canonical.ts";
 import type { Cid } from "../../protocol/ids.ts";
 import type { ApplyContext } from "../context.ts";
-import { findOffer } from "../market/match.ts";
+import { findOffer, proximityBounds } from "../market/match.ts";
 import { retireOfferIfIdle } from "../market/offers.ts";
 import type { Job, Stage } from "../state.ts";
 import { transition } from "./lifecycle.ts";
@@ -17,7 +17,10 @@ export function dependenciesSettled(job: Job, stage: Stage): boolean {
 /** Try to place one pending stage whose dependencies have settled. */
 export function placeStage(ctx: ApplyContext, job: Job, key: string, stage: Stage): boolean {
   const { state } = ctx;
-  const result = findOffer(state, stage, job.requester);
+  const bounds = proximityBounds(state, job, stage);
+  // A bound relative to a stage that is not placed yet: wait for it (it is placed first).
+  if (bounds === null) return false;
+  const result = findOffer(state, job, stage, bounds);
   if (!result.ok) {
     // Explain once per change, not on every retry: the explanation is part of the state.
     if (stage.noMatch === undefined || canonicalize(stage.noMatch) !== canonicalize(result.explanation)) {
@@ -39,6 +42,7 @@ export function placeStage(ctx: ApplyContext, job: Job, key: string, stage: Stag
   stage.provider = offer.provider;
   stage.offerId = offer.id;
   stage.price = offer.pricePerUnitSecond;
+  stage.placement = result.explanation;
   stage.attempts++;
   stage.deadline = ctx.time + state.params.startDeadlineMs;
   delete stage.noMatch;
@@ -77,17 +81,25 @@ export function releasePlacement(ctx: ApplyContext, stage: Stage): void {
   if (node !== undefined) node.openStages--;
 }
 
-/** Try every pending stage whose dependencies have settled, in arrival order. */
+/**
+ * Try every pending stage whose dependencies have settled, in arrival order. A stage placed relative
+ * to another (latency bound or loop) waits until that one is placed, so passes repeat while a pass
+ * placed something — at most once per pending stage, so this always ends.
+ */
 export function placePending(ctx: ApplyContext): void {
   const { state } = ctx;
-  if (state.pending.size === 0 || state.offers.size === 0) return;
-  for (const key of [...state.pending.keys()]) {
-    const slash = key.indexOf("/");
-    const job = state.jobs.get(key.slice(0, slash) as Job["id"]);
-    const stage = job?.stages.get(key.slice(slash + 1));
-    if (job === undefined || stage === undefined || stage.status !== "pending") continue;
-    if (!dependenciesSettled(job, stage)) continue;
-    ctx.journal.jobs.add(job.id);
-    placeStage(ctx, job, key, stage);
+  for (let pass = 0; pass <= state.pending.size; pass++) {
+    if (state.pending.size === 0 || state.offers.size === 0) return;
+    let placed = false;
+    for (const key of [...state.pending.keys()]) {
+      const slash = key.indexOf("/");
+      const job = state.jobs.get(key.slice(0, slash) as Job["id"]);
+      const stage = job?.stages.get(key.slice(slash + 1));
+      if (job === undefined || stage === undefined || stage.status !== "pending") continue;
+      if (!dependenciesSettled(job, stage)) continue;
+      ctx.journal.jobs.add(job.id);
+      if (placeStage(ctx, job, key, stage)) placed = true;
+    }
+    if (!placed) return;
   }
 }

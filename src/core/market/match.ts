@@ -3,10 +3,10 @@
  * replica picks the same offer. Every "no match" explains itself: how many candidates each
  * constraint excluded, and a sample of which offer failed which check.
  */
-import type { PublicKeyHex } from "../../protocol/ids.ts";
+import { type GeoPoint, predictRttMs } from "../../protocol/geo.ts";
 import { staked } from "../ledger/accounts.ts";
 import { balanceOf } from "../ledger/ledger.ts";
-import type { NoMatchExplanation, Offer, Stage, State } from "../state.ts";
+import type { Job, NoMatchExplanation, Offer, PlacementExplanation, Stage, State } from "../state.ts";
 
 /** Exclusion reasons, in the order they are checked. */
 export const exclusionReasons = [
@@ -17,6 +17,8 @@ export const exclusionReasons = [
   "jurisdiction",
   "city",
   "throughput",
+  "latency",
+  "loop-latency",
   "price",
   "capacity",
   "stake",
@@ -25,11 +27,44 @@ export type ExclusionReason = (typeof exclusionReasons)[number];
 
 const sampleSize = 16;
 
+/**
+ * Where the stage must be near, resolved against the job: a fixed point, or the node of an
+ * already-placed stage.
+ */
+export interface ProximityBounds {
+  readonly latency?: { readonly point: GeoPoint; readonly maxRttMs: number };
+  readonly loop?: { readonly point: GeoPoint; readonly maxRttMs: number };
+}
+
+function nodePointOf(state: State, job: Job, stageName: string): GeoPoint | null {
+  const provider = job.stages.get(stageName)?.provider;
+  const node = provider === undefined ? undefined : state.nodes.get(provider);
+  return node === undefined ? null : { latE6: node.latE6, lonE6: node.lonE6 };
+}
+
+/** Resolve a stage's latency and loop bounds, or null if a stage they refer to is not placed yet. */
+export function proximityBounds(state: State, job: Job, stage: Stage): ProximityBounds | null {
+  const { latency, loop } = stage.spec;
+  let bounds: ProximityBounds = {};
+  if (latency !== undefined) {
+    const point = "stage" in latency.to ? nodePointOf(state, job, latency.to.stage) : latency.to;
+    if (point === null) return null;
+    bounds = { ...bounds, latency: { point, maxRttMs: latency.maxRttMs } };
+  }
+  if (loop !== undefined) {
+    const point = nodePointOf(state, job, loop.with);
+    if (point === null) return null;
+    bounds = { ...bounds, loop: { point, maxRttMs: loop.maxRttMs } };
+  }
+  return bounds;
+}
+
 function exclusion(
   state: State,
   offer: Offer,
   stage: Stage,
-  requester: PublicKeyHex,
+  requester: Job["requester"],
+  bounds: ProximityBounds,
 ): ExclusionReason | null {
   const spec = stage.spec;
   if (!offer.active) return "inactive";
@@ -43,6 +78,12 @@ function exclusion(
   }
   if (spec.cities !== undefined && !spec.cities.includes(node.city)) return "city";
   if (spec.minThroughput !== undefined && node.throughput < spec.minThroughput) return "throughput";
+  if (bounds.latency !== undefined && predictRttMs(node, bounds.latency.point) > bounds.latency.maxRttMs) {
+    return "latency";
+  }
+  if (bounds.loop !== undefined && predictRttMs(node, bounds.loop.point) > bounds.loop.maxRttMs) {
+    return "loop-latency";
+  }
   if (offer.pricePerUnitSecond > spec.maxPricePerUnitSecond) return "price";
   if (offer.capacity - offer.used < spec.units) return "capacity";
   if (balanceOf(state, staked(offer.provider)) < state.params.minProviderStake) return "stake";
@@ -50,31 +91,50 @@ function exclusion(
 }
 
 export type MatchResult =
-  | { readonly ok: true; readonly offer: Offer }
+  | { readonly ok: true; readonly offer: Offer; readonly explanation: PlacementExplanation }
   | { readonly ok: false; readonly explanation: NoMatchExplanation };
 
-/** Find the cheapest eligible offer for a stage, or explain why there is none. */
-export function findOffer(state: State, stage: Stage, requester: PublicKeyHex): MatchResult {
+/** True when offer `a` is preferred to `b`: a lower price, ties to the lower offer id. */
+function cheaper(a: Offer, b: Offer): boolean {
+  return (
+    a.pricePerUnitSecond < b.pricePerUnitSecond ||
+    (a.pricePerUnitSecond === b.pricePerUnitSecond && a.id < b.id)
+  );
+}
+
+/**
+ * Find the cheapest eligible offer for a stage under resolved bounds, or explain why there is none.
+ * A match explains itself too: how many offers were eligible, what excluded the others, and the
+ * runner-up the chosen offer beat.
+ */
+export function findOffer(state: State, job: Job, stage: Stage, bounds: ProximityBounds): MatchResult {
+  const requester = job.requester;
   let best: Offer | null = null;
+  let second: Offer | null = null;
+  let eligible = 0;
   const excluded: Partial<Record<ExclusionReason, number>> = {};
   const sample: Array<{ offerId: Offer["id"]; reason: string }> = [];
   let candidates = 0;
   for (const offer of state.offers.values()) {
     candidates++;
-    const reason = exclusion(state, offer, stage, requester);
+    const reason = exclusion(state, offer, stage, requester, bounds);
     if (reason !== null) {
       excluded[reason] = (excluded[reason] ?? 0) + 1;
       if (sample.length < sampleSize) sample.push({ offerId: offer.id, reason });
       continue;
     }
-    if (
-      best === null ||
-      offer.pricePerUnitSecond < best.pricePerUnitSecond ||
-      (offer.pricePerUnitSecond === best.pricePerUnitSecond && offer.id < best.id)
-    ) {
+    eligible++;
+    if (best === null || cheaper(offer, best)) {
+      second = best;
       best = offer;
+    } else if (second === null || cheaper(offer, second)) {
+      second = offer;
     }
   }
-  if (best !== null) return { ok: true, offer: best };
-  return { ok: false, explanation: { candidates, excluded, sample } };
+  if (best === null) return { ok: false, explanation: { candidates, excluded, sample } };
+  const runnerUp =
+    second === null
+      ? {}
+      : { runnerUp: { offerId: second.id, provider: second.provider, price: second.pricePerUnitSecond } };
+  return { ok: true, offer: best, explanation: { candidates, eligible, excluded, ...runnerUp } };
 }
