@@ -7,14 +7,17 @@
  * const env = decodeEnvelope(parseJsonLimited(body), "mainnet");
  * verifyEnvelope(nobleEd25519, env);
  */
+export * from "./api.ts";
 export * from "./bytes.ts";
 export * from "./canonical.ts";
 export * from "./ed25519.noble.ts";
 export type * from "./ed25519.ts";
 export * from "./envelope.ts";
 export * from "./errors.ts";
+export * from "./geo.ts";
 export * from "./hash.ts";
 export * from "./ids.ts";
+export * from "./job-spec.ts";
 export * from "./json.ts";
 export * from "./log.ts";
 export * from "./merkle.ts";
