@@ -17,7 +17,8 @@ const allowed: Record<string, readonly string[]> = {
   runtime: ["protocol"],
   store: ["core", "runtime", "protocol"],
   coordinator: ["core", "runtime", "protocol", "store"],
-  agent: ["core", "runtime", "protocol", "store"],
+  // The provider agent talks to the coordinator through the SDK, the one typed client of the API.
+  agent: ["core", "runtime", "protocol", "store", "sdk"],
   sim: ["core", "runtime", "protocol", "store"],
   sdk: ["protocol"],
   cli: ["core", "runtime", "protocol", "store", "coordinator", "agent", "sim", "sdk"],
