@@ -1,0 +1,221 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { stateHash } from "../core/index.ts";
+import {
+  accountSchema,
+  assignmentSchema,
+  jobViewSchema,
+  marketSchema,
+  nodeViewSchema,
+  statusSchema,
+} from "../protocol/api.ts";
+import type { JobId, PublicKeyHex } from "../protocol/ids.ts";
+import { must, onboardProviders, worldProviders } from "../sim/fixtures.ts";
+import { LocalNetwork, simIdentity } from "../sim/local-network.ts";
+import { regionOf } from "./regions.ts";
+import { StageStatusMirror } from "./stage-changes.ts";
+import {
+  accountView,
+  assignmentsOf,
+  jobListLimit,
+  jobViews,
+  marketView,
+  nodeViews,
+  statusView,
+} from "./views.ts";
+
+const requester = simIdentity("requester");
+const [fra, , , sin, nyc, sao] = worldProviders;
+const endpoint = "http://fra-gpu-1.example:8080/";
+
+function network(): LocalNetwork {
+  const net = new LocalNetwork({ params: { verificationWindowMs: 0 } });
+  onboardProviders(net, worldProviders.slice(0, 3));
+  // Frankfurt re-registers nothing, but Singapore and São Paulo come with endpoints and offers.
+  for (const p of [sin!, nyc!, sao!]) {
+    must(net.send(p.who, "faucet", { amount: 100_000_000n }));
+    must(net.send(p.who, "registerNode", p === sin ? { ...p.node, endpoint } : p.node));
+    must(net.send(p.who, "bond", { amount: 50_000_000n }));
+    must(
+      net.send(p.who, "postOffer", {
+        resourceClass: p.node.resourceClass,
+        capacity: p.node.capacity,
+        pricePerUnitSecond: p.pricePerUnitSecond,
+      }),
+    );
+  }
+  must(net.send(requester, "faucet", { amount: 100_000_000n }));
+  return net;
+}
+
+const stage = (name: string, after: string[] = []) => ({
+  name,
+  program: "mlp-train",
+  resourceClass: "gpu",
+  units: 1,
+  seconds: 10,
+  maxPricePerUnitSecond: 1_000n,
+  after,
+  jurisdictions: ["SG"],
+});
+
+function submitJob(net: LocalNetwork, stages: ReturnType<typeof stage>[]): JobId {
+  const before = new Set(net.state.jobs.keys());
+  must(net.send(requester, "submitJob", { stages, budget: 10_000_000n } as never));
+  return [...net.state.jobs.keys()].find((k) => !before.has(k))!;
+}
+
+describe("views are pure functions of the state, shaped as the API says", () => {
+  test("status, nodes, market, jobs, accounts and assignments match their schemas", () => {
+    const net = network();
+    const job = submitJob(net, [stage("a"), stage("b", ["a"])]);
+    const status = statusView(net.state, {
+      coordinator: requester.publicKey,
+      head: { seq: net.state.seq, hash: net.headHash },
+      stateHash: stateHash(net.state),
+      store: "memory",
+      leader: true,
+    });
+    assert.deepEqual(statusSchema.parse(status), status);
+    assert.equal(status.params["minProviderStake"], "1000000", "amounts in params are decimal strings");
+    for (const node of nodeViews(net.state, () => undefined))
+      assert.deepEqual(nodeViewSchema.parse(node), node);
+    assert.deepEqual(marketSchema.parse(marketView(net.state)), marketView(net.state));
+    for (const view of jobViews(net.state)) assert.deepEqual(jobViewSchema.parse(view), view);
+    const account = accountView(net.state, requester.publicKey);
+    assert.deepEqual(accountSchema.parse(account), account);
+    const assignments = assignmentsOf(net.state, sin!.who.publicKey);
+    assert.equal(assignments.length, 1);
+    assert.deepEqual(assignmentSchema.parse(assignments[0]), assignments[0]);
+    assert.equal(assignments[0]!.jobId, job);
+  });
+
+  test("nodes show stake, offers and the last-seen time given to them", () => {
+    const net = network();
+    const seen = new Map<PublicKeyHex, number>([[sin!.who.publicKey, 1234]]);
+    const nodes = nodeViews(net.state, (id) => seen.get(id));
+    assert.equal(nodes.length, 6);
+    const singapore = nodes.find((n) => n.id === sin!.who.publicKey)!;
+    assert.equal(singapore.lastSeen, 1234);
+    assert.equal(singapore.endpoint, endpoint);
+    assert.equal(singapore.stake, "50000000");
+    assert.equal(singapore.offers.length, 1);
+    assert.equal(singapore.offers[0]!.pricePerUnitSecond, "520");
+    assert.equal(
+      "lastSeen" in nodes.find((n) => n.id === fra!.who.publicKey)!,
+      false,
+      "absent, not undefined",
+    );
+  });
+
+  test("the market groups active offers per class and continent with min and median price", () => {
+    const net = network();
+    const classes = marketView(net.state).classes;
+    const key = (c: (typeof classes)[number]) => `${c.resourceClass}/${c.region}`;
+    assert.deepEqual(classes.map(key), [
+      "cpu/Europe",
+      "cpu/North America",
+      "gpu/Asia",
+      "gpu/Europe",
+      "gpu/South America",
+      "qpu/Europe",
+    ]);
+    const sg = classes.find((c) => key(c) === "gpu/Asia")!;
+    assert.deepEqual(sg, {
+      resourceClass: "gpu",
+      region: "Asia",
+      offers: 1,
+      capacity: 8,
+      used: 0,
+      minPrice: "520",
+      medianPrice: "520",
+    });
+    // Two more European gpu offers at 700 and 900: median of 600, 700, 900 is 700; with a fourth
+    // at 1000 it is (700 + 900) / 2 = 800.
+    const lon = simIdentity("lon-gpu-1");
+    must(net.send(lon, "faucet", { amount: 100_000_000n }));
+    must(
+      net.send(lon, "registerNode", {
+        ...fra!.node,
+        name: "lon-gpu-1",
+        city: "London",
+        country: "GB",
+        jurisdictions: ["GB"],
+      }),
+    );
+    for (const price of [700n, 900n]) {
+      must(net.send(lon, "postOffer", { resourceClass: "gpu", capacity: 2, pricePerUnitSecond: price }));
+    }
+    const eu = () => marketView(net.state).classes.find((c) => key(c) === "gpu/Europe")!;
+    assert.equal(eu().offers, 3);
+    assert.equal(eu().minPrice, "600");
+    assert.equal(eu().medianPrice, "700");
+    must(net.send(lon, "postOffer", { resourceClass: "gpu", capacity: 2, pricePerUnitSecond: 1_000n }));
+    assert.equal(eu().medianPrice, "800");
+    assert.equal(eu().capacity, 8 + 6);
+  });
+
+  test("jobs are listed newest first, filtered by requester, at most the page limit", () => {
+    const net = network();
+    const first = submitJob(net, [stage("a")]);
+    const second = submitJob(net, [stage("a")]);
+    assert.deepEqual(
+      jobViews(net.state).map((j) => j.id),
+      [second, first],
+    );
+    assert.deepEqual(jobViews(net.state, sin!.who.publicKey), []);
+    assert.equal(jobViews(net.state, requester.publicKey).length, 2);
+    assert.ok(jobListLimit === 100);
+  });
+
+  test("an unknown key has an empty account with nonce 0", () => {
+    const net = network();
+    const nobody = simIdentity("nobody").publicKey;
+    assert.deepEqual(accountView(net.state, nobody), {
+      key: nobody,
+      available: "0",
+      staked: "0",
+      unbonding: "0",
+      nonce: "0",
+    });
+  });
+
+  test("an assignment names where each input comes from: the endpoint of the provider that produced it", () => {
+    const net = network();
+    const job = submitJob(net, [stage("a"), stage("b", ["a"])]);
+    const output = "cd".repeat(32);
+    must(net.send(sin!.who, "startStage", { jobId: job, stage: "a" }));
+    must(
+      net.send(sin!.who, "commitResult", { jobId: job, stage: "a", root: "ab".repeat(32), output, steps: 3 }),
+    );
+    // verificationWindowMs 0: a settles on commit and b is placed on the same provider.
+    const [assignment] = assignmentsOf(net.state, sin!.who.publicKey);
+    assert.equal(assignment?.stage, "b");
+    assert.deepEqual(assignment?.inputs, [{ cid: output, from: endpoint }]);
+  });
+
+  test("regions are continents; an unknown country is its own region", () => {
+    assert.equal(regionOf("DE"), "Europe");
+    assert.equal(regionOf("US"), "North America");
+    assert.equal(regionOf("BR"), "South America");
+    assert.equal(regionOf("SG"), "Asia");
+    assert.equal(regionOf("ZA"), "Africa");
+    assert.equal(regionOf("AU"), "Oceania");
+    assert.equal(regionOf("QQ"), "QQ");
+  });
+
+  test("the stage mirror finds every submitted job and reports each status change once", () => {
+    const net = network();
+    const mirror = new StageStatusMirror(net.state);
+    const before = net.log.length;
+    const job = submitJob(net, [stage("a")]);
+    const submitted = net.log[before]!;
+    const outcome = mirror.observe(net.state, submitted, []);
+    assert.deepEqual(outcome.jobs, [job], "the job id the mirror derives is the core's");
+    assert.deepEqual(
+      outcome.changes.map((c) => c.status),
+      ["matched"],
+    );
+    assert.deepEqual(mirror.observe(net.state, submitted, []).changes, [], "no change, no frame");
+  });
+});

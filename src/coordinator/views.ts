@@ -1,0 +1,308 @@
+/**
+ * Read views of the core state, shaped exactly as the API schemas in src/protocol/api.ts. Pure
+ * functions of the state (plus, where a view shows something outside the replicated state, such as
+ * a node's last-seen time, that value passed in): no I/O, no clock, so a test can check a view
+ * against its schema and against the state it came from.
+ */
+
+import { z } from "zod";
+import { accounts, balanceOf, type Effect, type Job, type Stage, type State } from "../core/index.ts";
+import type {
+  Account,
+  Assignment,
+  JobView,
+  Market,
+  NodeView,
+  Status,
+  stageViewSchema,
+} from "../protocol/api.ts";
+import type { Hex32, JobId, PublicKeyHex } from "../protocol/ids.ts";
+import { paramsSchema } from "../protocol/params.ts";
+import type { LogHead } from "../store/event-store.ts";
+import { regionOf } from "./regions.ts";
+
+type StageView = z.infer<typeof stageViewSchema>;
+
+/** Most jobs one list returns (api.ts: newest first, ≤ 100). */
+export const jobListLimit = 100;
+
+/** What the status view needs beyond the state. */
+export interface StatusContext {
+  readonly coordinator: PublicKeyHex;
+  readonly head: LogHead;
+  readonly stateHash: Hex32;
+  readonly store: string;
+  readonly leader: boolean;
+}
+
+/** GET /v1/status. `head` and `stateHash` must describe the same state as `state`. */
+export function statusView(state: State, context: StatusContext): Status {
+  return {
+    net: state.net ?? "",
+    coordinator: context.coordinator,
+    seq: context.head.seq,
+    head: context.head.hash,
+    time: state.time,
+    stateHash: context.stateHash,
+    // The wire form: amounts as decimal strings, like every other amount in the API.
+    params: z.encode(paramsSchema, state.params) as Status["params"],
+    store: context.store,
+    leader: context.leader,
+  };
+}
+
+/** GET /v1/nodes: every registered node with its offers, in registration order. */
+export function nodeViews(state: State, lastSeen: (node: PublicKeyHex) => number | undefined): NodeView[] {
+  const offersByNode = new Map<string, NodeView["offers"]>();
+  for (const offer of state.offers.values()) {
+    const list = offersByNode.get(offer.provider) ?? [];
+    list.push({
+      id: offer.id,
+      resourceClass: offer.resourceClass,
+      capacity: offer.capacity,
+      used: offer.used,
+      pricePerUnitSecond: offer.pricePerUnitSecond.toString(),
+      active: offer.active,
+    });
+    offersByNode.set(offer.provider, list);
+  }
+  return [...state.nodes.values()].map((node) => {
+    const seen = lastSeen(node.id);
+    return {
+      id: node.id,
+      name: node.name,
+      city: node.city,
+      country: node.country,
+      jurisdictions: [...node.jurisdictions],
+      latE6: node.latE6,
+      lonE6: node.lonE6,
+      resourceClass: node.resourceClass,
+      capacity: node.capacity,
+      throughput: node.throughput,
+      ...(node.endpoint === undefined ? {} : { endpoint: node.endpoint }),
+      stake: balanceOf(state, accounts.staked(node.id)).toString(),
+      openStages: node.openStages,
+      offers: offersByNode.get(node.id) ?? [],
+      ...(seen === undefined ? {} : { lastSeen: seen }),
+    };
+  });
+}
+
+/**
+ * GET /v1/market: active offers grouped per (resource class, region), with total and used
+ * capacity, the lowest price and the median price. The median of an even number of prices is the
+ * mean of the two middle ones, rounded down to a whole micro-credit. Sorted by class, then region.
+ */
+export function marketView(state: State): Market {
+  const groups = new Map<
+    string,
+    { resourceClass: string; region: string; prices: bigint[]; capacity: number; used: number }
+  >();
+  for (const offer of state.offers.values()) {
+    if (!offer.active) continue;
+    const node = state.nodes.get(offer.provider);
+    const region = node === undefined ? "unknown" : regionOf(node.country);
+    const key = `${offer.resourceClass}\u0000${region}`;
+    const group = groups.get(key) ?? {
+      resourceClass: offer.resourceClass,
+      region,
+      prices: [],
+      capacity: 0,
+      used: 0,
+    };
+    group.prices.push(offer.pricePerUnitSecond);
+    group.capacity += offer.capacity;
+    group.used += offer.used;
+    groups.set(key, group);
+  }
+  const classes = [...groups.values()].map((g) => {
+    const prices = g.prices.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const mid = prices.length >> 1;
+    const median = prices.length % 2 === 1 ? prices[mid]! : (prices[mid - 1]! + prices[mid]!) / 2n;
+    return {
+      resourceClass: g.resourceClass,
+      region: g.region,
+      offers: prices.length,
+      capacity: g.capacity,
+      used: g.used,
+      minPrice: prices[0]!.toString(),
+      medianPrice: median.toString(),
+    };
+  });
+  classes.sort((a, b) => compare(a.resourceClass, b.resourceClass) || compare(a.region, b.region));
+  return { classes };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function stageView(stage: Stage): StageView {
+  const { spec } = stage;
+  const optional = {
+    provider: stage.provider,
+    pricePerUnitSecond: stage.price?.toString(),
+    deadline: stage.deadline,
+    root: stage.root,
+    output: stage.output,
+    steps: stage.steps,
+    paid: stage.paid?.toString(),
+    fee: stage.fee?.toString(),
+    failure: stage.failure,
+    latency: spec.latency,
+    loop: spec.loop,
+    verification: spec.verification,
+    noMatch:
+      stage.noMatch === undefined
+        ? undefined
+        : {
+            candidates: stage.noMatch.candidates,
+            excluded: { ...stage.noMatch.excluded },
+            sample: stage.noMatch.sample.map((s) => ({ offerId: s.offerId, reason: s.reason })),
+          },
+  };
+  return {
+    name: spec.name,
+    program: spec.program,
+    status: stage.status,
+    resourceClass: spec.resourceClass,
+    units: spec.units,
+    seconds: spec.seconds,
+    after: [...spec.after],
+    attempts: stage.attempts,
+    ...definedOnly(optional),
+  };
+}
+
+/** Drop undefined fields: an absent optional field is absent on the wire, not `null`. */
+function definedOnly<T extends Record<string, unknown>>(
+  fields: T,
+): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v;
+  return out as Partial<{ [K in keyof T]: Exclude<T[K], undefined> }>;
+}
+
+/** GET /v1/jobs/:id. */
+export function jobView(state: State, job: Job): JobView {
+  return {
+    id: job.id,
+    requester: job.requester,
+    budget: job.budget.toString(),
+    submittedAt: job.submittedAt,
+    status: job.status,
+    ...(job.refund === undefined ? {} : { refund: job.refund.toString() }),
+    escrow: balanceOf(state, accounts.escrow(job.id)).toString(),
+    stages: [...job.stages.values()].map(stageView),
+  };
+}
+
+/** GET /v1/jobs: newest first, at most `jobListLimit`, optionally only one requester's. */
+export function jobViews(state: State, requester?: string): JobView[] {
+  const jobs = [...state.jobs.values()];
+  const out: JobView[] = [];
+  for (let i = jobs.length - 1; i >= 0 && out.length < jobListLimit; i--) {
+    const job = jobs[i]!;
+    if (requester === undefined || job.requester === requester) out.push(jobView(state, job));
+  }
+  return out;
+}
+
+/** GET /v1/accounts/:key. Every key has an account: a new identity's is all zeros with nonce 0. */
+export function accountView(state: State, key: PublicKeyHex): Account {
+  return {
+    key,
+    available: balanceOf(state, accounts.available(key)).toString(),
+    staked: balanceOf(state, accounts.staked(key)).toString(),
+    unbonding: balanceOf(state, accounts.unbondingAccount(key)).toString(),
+    nonce: (state.nonces.get(key) ?? 0n).toString(),
+  };
+}
+
+/**
+ * Where each input of a stage can be fetched: the endpoint of the provider that produced it (for
+ * outputs of the stages it runs after). Declared inputs have no known producer.
+ */
+function producers(state: State, job: Job, stage: Stage): Map<string, string> {
+  const from = new Map<string, string>();
+  for (const dep of stage.spec.after) {
+    const producer = job.stages.get(dep);
+    if (producer?.output === undefined || producer.provider === undefined) continue;
+    const endpoint = state.nodes.get(producer.provider)?.endpoint;
+    if (endpoint !== undefined) from.set(producer.output, endpoint);
+  }
+  return from;
+}
+
+function inputsWithSources(
+  state: State,
+  job: Job,
+  stage: Stage,
+  cids: readonly string[],
+): Assignment["inputs"] {
+  const from = producers(state, job, stage);
+  return cids.map((cid) => {
+    const endpoint = from.get(cid);
+    return endpoint === undefined ? { cid } : { cid, from: endpoint };
+  });
+}
+
+/** The inputs of a placed stage, as placement computes them: declared inputs, then dependency outputs. */
+function stageInputs(job: Job, stage: Stage): string[] {
+  const inputs: string[] = [...stage.spec.inputs];
+  for (const dep of stage.spec.after) {
+    const output = job.stages.get(dep)?.output;
+    if (output !== undefined) inputs.push(output);
+  }
+  return inputs;
+}
+
+/** GET /v1/providers/:key/assignments: the provider's matched and running stages, oldest first. */
+export function assignmentsOf(state: State, provider: PublicKeyHex): Assignment[] {
+  const out: Assignment[] = [];
+  for (const key of state.active.keys()) {
+    const slash = key.indexOf("/");
+    const job = state.jobs.get(key.slice(0, slash) as JobId);
+    const stage = job?.stages.get(key.slice(slash + 1));
+    if (job === undefined || stage === undefined || stage.provider !== provider) continue;
+    if (stage.status !== "matched" && stage.status !== "running") continue;
+    out.push({
+      jobId: job.id,
+      stage: stage.spec.name,
+      provider,
+      offerId: stage.offerId!,
+      program: stage.spec.program,
+      params: { ...stage.spec.params },
+      inputs: inputsWithSources(state, job, stage, stageInputs(job, stage)),
+      pricePerUnitSecond: stage.price!.toString(),
+      status: stage.status,
+      deadline: stage.deadline!,
+    });
+  }
+  return out;
+}
+
+/**
+ * The assignment an `assign` effect announces, as pushed to its provider: exactly what the event
+ * decided (status matched), with input sources looked up in `state`.
+ */
+export function assignmentOf(state: State, effect: Extract<Effect, { type: "assign" }>): Assignment {
+  const job = state.jobs.get(effect.jobId);
+  const stage = job?.stages.get(effect.stage);
+  const inputs =
+    job === undefined || stage === undefined
+      ? effect.inputs.map((cid) => ({ cid }))
+      : inputsWithSources(state, job, stage, effect.inputs);
+  return {
+    jobId: effect.jobId,
+    stage: effect.stage,
+    provider: effect.provider,
+    offerId: effect.offerId,
+    program: effect.program,
+    params: { ...effect.params },
+    inputs,
+    pricePerUnitSecond: effect.pricePerUnitSecond.toString(),
+    status: "matched",
+    deadline: effect.deadline,
+  };
+}
