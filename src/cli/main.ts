@@ -1,33 +1,173 @@
 /**
- * The `switchyard` command. Today it has `demo` (the in-process seed pipeline with an audit);
- * the coordinator, provider and client commands arrive with the network (issue 3).
+ * The `switchyard` command. Each command parses its own flags; every command takes --json, prints
+ * human tables otherwise, and exits 0 on success, 1 when it ran and failed, 2 on bad usage.
  */
 import { parseArgs } from "node:util";
 import { isSwitchyardError } from "../protocol/errors.ts";
+import { defaultCoordinatorUrl, defaultKeyFile } from "./client.ts";
+import { audit } from "./commands/audit.ts";
+import { balance } from "./commands/balance.ts";
+import { coordinator } from "./commands/coordinator.ts";
+import { faucet } from "./commands/faucet.ts";
+import { jobs } from "./commands/jobs.ts";
+import { keygen } from "./commands/keygen.ts";
+import { market } from "./commands/market.ts";
+import { nodes } from "./commands/nodes.ts";
+import { submit } from "./commands/submit.ts";
 import { runDemo } from "./demo.ts";
+import { createOutput } from "./output.ts";
 
-const usage = `usage: switchyard <command> [options]
+const usage = `usage: switchyard <command> [options]      (every command takes --json)
 
-commands:
-  demo [--json] [--data-dir DIR]   run the seed pipeline on a local in-process network, settle it,
-                                   and audit the stored log (default DIR: .switchyard/demo)
-  help                             show this text
+run a network
+  coordinator [--data-dir DIR] [--store URL|memory] [--port N] [--host H] [--net ID] [--dev-faucet]
+              [--city CITY]          sequencer + API (default store: PGlite in DIR/log)
+  demo [--in-process] [--data-dir DIR]
+                                     the seed pipeline end to end, with settlement and audit
+use a network          (--coordinator URL, default ${defaultCoordinatorUrl}; --key FILE, default ${defaultKeyFile})
+  keygen [--out FILE] [--force]      a new identity in a 0600 key file
+  faucet [AMOUNT]                    dev networks: mint test credits (micro-credits, default 100000000)
+  submit SPEC.yaml [--watch]         sign and submit a job (see docs/job-spec.md)
+  jobs [ID] [--requester KEY]        one job with its stages and placement, or the newest jobs
+  nodes                              registered providers
+  market                             supply and prices per class and region
+  balance [KEY]                      available, staked and unbonding credits
+  audit [--store URL|DIR] [--expect HASH]
+                                     replay a stored log: chain, signatures, invariants, state hash
+exit codes: 0 success, 1 the command ran and failed, 2 bad usage`;
 
-exit codes: 0 success, 1 the command ran and failed (e.g. audit failed), 2 bad usage`;
+type Flags = NonNullable<Parameters<typeof parseArgs>[0]>["options"];
+
+const common = { json: { type: "boolean", default: false } } as const;
+const client = {
+  coordinator: { type: "string", default: defaultCoordinatorUrl },
+  key: { type: "string", default: defaultKeyFile },
+} as const;
+
+function parse<F extends Flags>(args: string[], options: F) {
+  return parseArgs({ args, options: { ...common, ...options }, allowPositionals: true, strict: true });
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
-    case "demo": {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          json: { type: "boolean", default: false },
-          "data-dir": { type: "string", default: ".switchyard/demo" },
-        },
-        strict: true,
+    case "keygen": {
+      const { values } = parse(rest, {
+        out: { type: "string", default: defaultKeyFile },
+        force: { type: "boolean", default: false },
       });
-      const report = await runDemo({ json: values.json, dataDir: values["data-dir"] });
+      return keygen(
+        { out: values.out as string, force: values.force as boolean },
+        createOutput(values.json as boolean),
+      );
+    }
+    case "coordinator": {
+      const { values } = parse(rest, {
+        "data-dir": { type: "string", default: ".switchyard/coordinator" },
+        store: { type: "string" },
+        host: { type: "string", default: "127.0.0.1" },
+        port: { type: "string", default: "7300" },
+        net: { type: "string", default: "dev" },
+        "dev-faucet": { type: "boolean", default: false },
+        key: { type: "string" },
+        city: { type: "string" },
+        "verification-window-ms": { type: "string" },
+        "ready-json": { type: "boolean", default: false },
+        "log-level": { type: "string", default: "info" },
+      });
+      const window = values["verification-window-ms"] as string | undefined;
+      return coordinator(
+        {
+          dataDir: values["data-dir"] as string,
+          ...(values.store === undefined ? {} : { store: values.store as string }),
+          host: values.host as string,
+          port: portOf(values.port as string),
+          net: values.net as string,
+          devFaucet: values["dev-faucet"] as boolean,
+          ...(values.key === undefined ? {} : { key: values.key as string }),
+          ...(values.city === undefined ? {} : { city: values.city as string }),
+          ...(window === undefined ? {} : { verificationWindowMs: Number(window) }),
+          readyJson: values["ready-json"] as boolean,
+          logLevel: values["log-level"] as string,
+        },
+        createOutput(values.json as boolean),
+      );
+    }
+    case "faucet": {
+      const { values, positionals } = parse(rest, client);
+      return faucet(
+        {
+          coordinator: values.coordinator as string,
+          key: values.key as string,
+          amount: positionals[0] ?? "100000000",
+        },
+        createOutput(values.json as boolean),
+      );
+    }
+    case "submit": {
+      const { values, positionals } = parse(rest, { ...client, watch: { type: "boolean", default: false } });
+      const spec = positionals[0];
+      if (spec === undefined)
+        return usageError("submit needs a job spec file, e.g. switchyard submit examples/seed-pipeline.yaml");
+      return submit(
+        {
+          spec,
+          coordinator: values.coordinator as string,
+          key: values.key as string,
+          watch: values.watch as boolean,
+        },
+        createOutput(values.json as boolean),
+      );
+    }
+    case "jobs": {
+      const { values, positionals } = parse(rest, { ...client, requester: { type: "string" } });
+      return jobs(
+        {
+          coordinator: values.coordinator as string,
+          ...(positionals[0] === undefined ? {} : { id: positionals[0] }),
+          ...(values.requester === undefined ? {} : { requester: values.requester as string }),
+        },
+        createOutput(values.json as boolean),
+      );
+    }
+    case "nodes": {
+      const { values } = parse(rest, client);
+      return nodes({ coordinator: values.coordinator as string }, createOutput(values.json as boolean));
+    }
+    case "market": {
+      const { values } = parse(rest, client);
+      return market({ coordinator: values.coordinator as string }, createOutput(values.json as boolean));
+    }
+    case "balance": {
+      const { values, positionals } = parse(rest, client);
+      return balance(
+        {
+          coordinator: values.coordinator as string,
+          key: values.key as string,
+          ...(positionals[0] === undefined ? {} : { account: positionals[0] }),
+        },
+        createOutput(values.json as boolean),
+      );
+    }
+    case "audit": {
+      const { values } = parse(rest, {
+        store: { type: "string", default: ".switchyard/coordinator/log" },
+        expect: { type: "string" },
+      });
+      return audit(
+        {
+          store: values.store as string,
+          ...(values.expect === undefined ? {} : { expect: values.expect as string }),
+        },
+        createOutput(values.json as boolean),
+      );
+    }
+    case "demo": {
+      const { values } = parse(rest, {
+        "data-dir": { type: "string", default: ".switchyard/demo" },
+        "in-process": { type: "boolean", default: false },
+      });
+      const report = await runDemo({ json: values.json as boolean, dataDir: values["data-dir"] as string });
       return report.ok ? 0 : 1;
     }
     case undefined:
@@ -37,9 +177,20 @@ async function main(argv: string[]): Promise<number> {
       console.log(usage);
       return command === undefined ? 2 : 0;
     default:
-      console.error(`switchyard: unknown command '${command}'\n\n${usage}`);
-      return 2;
+      return usageError(`unknown command '${command}'`);
   }
+}
+
+function usageError(message: string): number {
+  console.error(`switchyard: ${message}\n\n${usage}`);
+  return 2;
+}
+
+function portOf(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new TypeError(`--port must be 0..65535, got ${text}`);
+  return port;
 }
 
 main(process.argv.slice(2)).then(
@@ -49,16 +200,12 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     if (isSwitchyardError(error)) {
       console.error(`switchyard: ${error.code}: ${error.message}`);
-    } else if (
-      error instanceof TypeError &&
-      (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
-    ) {
-      console.error(`switchyard: ${error.message}\n\n${usage}`);
-      process.exitCode = 2;
-      return;
+      process.exitCode = 1;
+    } else if (error instanceof TypeError) {
+      process.exitCode = usageError(error.message);
     } else {
       console.error(error);
+      process.exitCode = 1;
     }
-    process.exitCode = 1;
   },
 );

@@ -1,0 +1,96 @@
+/**
+ * `switchyard coordinator`: the sequencer and API, on the embedded store by default. Runs until
+ * SIGINT/SIGTERM (graceful stop) or a halt (exit 1: restart replays the log).
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import pino from "pino";
+import { startCoordinator } from "../../coordinator/coordinator.ts";
+import { nodeEd25519 } from "../../protocol/ed25519.node.ts";
+import { identityFromSecret } from "../../protocol/envelope.ts";
+import { loadIdentity, saveIdentity } from "../../store/keystore.ts";
+import { cityPoint, coordinatorEmulation, NodeLocations } from "../emulation.ts";
+import type { Output } from "../output.ts";
+import { describeStoreSpec } from "../store-spec.ts";
+
+export interface CoordinatorCommandOptions {
+  readonly dataDir: string;
+  /** A postgres:// URL or `memory`; default the PGlite database in dataDir. */
+  readonly store?: string;
+  readonly host: string;
+  readonly port: number;
+  readonly net: string;
+  readonly devFaucet: boolean;
+  readonly key?: string;
+  /** Emulate latency to providers from this city (local networks only). */
+  readonly city?: string;
+  readonly verificationWindowMs?: number;
+  readonly readyJson: boolean;
+  readonly logLevel: string;
+}
+
+export async function coordinator(options: CoordinatorCommandOptions, out: Output): Promise<number> {
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const keyFile = options.key ?? join(dataDir, "coordinator-key.json");
+  if (!existsSync(keyFile)) {
+    await saveIdentity(keyFile, identityFromSecret(nodeEd25519, new Uint8Array(randomBytes(32))));
+  }
+  const identity = await loadIdentity(keyFile, nodeEd25519);
+  const store = options.store ?? join(dataDir, "log");
+  const locations = options.city === undefined ? undefined : new NodeLocations();
+  const logger = pino({ level: options.logLevel }, pino.destination(2));
+  const running = await startCoordinator({
+    store,
+    identity,
+    net: options.net,
+    devFaucet: options.devFaucet,
+    host: options.host,
+    port: options.port,
+    logger,
+    ...(options.verificationWindowMs === undefined
+      ? {}
+      : { params: { verificationWindowMs: options.verificationWindowMs } }),
+    ...(options.city === undefined || locations === undefined
+      ? {}
+      : { emulation: coordinatorEmulation(cityPoint(options.city), locations) }),
+  });
+  locations?.start(running.url);
+  const ready = {
+    ready: true,
+    url: running.url,
+    net: running.net,
+    coordinator: running.publicKey,
+    store: describeStoreSpec(store),
+    head: running.head(),
+    ...(options.city === undefined ? {} : { city: options.city, latency: "emulated" }),
+  };
+  if (options.readyJson) process.stdout.write(`${JSON.stringify(ready)}\n`);
+  else {
+    out.result(ready, () =>
+      [
+        `coordinator ${running.publicKey} serving network '${running.net}' at ${running.url}`,
+        `log: ${describeStoreSpec(store)} (head seq ${running.head().seq})`,
+        options.city === undefined
+          ? ""
+          : `emulating latency from ${options.city} to each provider (emulated, not measured)`,
+        "stop with Ctrl-C",
+      ]
+        .filter(Boolean)
+        .join("\n"),
+    );
+  }
+  const stop = () => {
+    void running.stop();
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const cause = await running.stopped;
+  locations?.stop();
+  if (cause !== null) {
+    out.progress(`coordinator halted: ${cause.code}: ${cause.message}`);
+    return 1;
+  }
+  return 0;
+}
