@@ -1,0 +1,369 @@
+/**
+ * The sequencer: verify → stamp → apply → hash → append → acknowledge.
+ *
+ * - **Order.** Signatures are verified in parallel (verifier.ts), but messages are sequenced in the
+ *   order they were admitted, so two messages of one signer sent back to back keep their nonce
+ *   order whatever thread verified them first.
+ * - **Apply in memory, in order; append pipelined.** An accepted event is applied at once, hashed
+ *   and queued for the store. While one append (a group commit) is in flight, the next events wait
+ *   in a buffer and travel together in the next one — the batch grows exactly as much as the
+ *   previous commit was slow.
+ * - **Acknowledge only what is durable.** A receipt is signed and returned, and the event's effects
+ *   are delivered, only after the store said the append is durable. A refusal by the state machine
+ *   is answered once everything sequenced before it is durable, since the refusal was judged
+ *   against that state. (Refusals that need no state — bad JSON, bad signature — are answered at once.)
+ * - **Halt rather than diverge.** If an append fails, memory is ahead of disk. Nothing more is
+ *   sequenced or acknowledged: every waiting message is refused with STORE_UNAVAILABLE and the
+ *   coordinator stops, so that a restart recovers from what the disk holds (TigerBeetle's rule:
+ *   never continue in a state you cannot prove).
+ */
+import type { Logger } from "pino";
+import { apply, type Effect, encodeState, type State, sequenceEvent, stateHash } from "../core/index.ts";
+import type { Receipt } from "../protocol/api.ts";
+import { nodeEd25519 } from "../protocol/ed25519.node.ts";
+import type { Envelope, Identity } from "../protocol/envelope.ts";
+import { SwitchyardError } from "../protocol/errors.ts";
+import type { Hex32, JobId } from "../protocol/ids.ts";
+import { hashLogEvent, type LogPayload, type StoredEvent } from "../protocol/log.ts";
+import type { EventStore, LogHead, SnapshotInput } from "../store/event-store.ts";
+import { asSwitchyardError } from "./http-errors.ts";
+import type { CoordinatorMetrics } from "./metrics.ts";
+import { signReceipt } from "./receipts.ts";
+import { type StageChange, StageStatusMirror } from "./stage-changes.ts";
+import type { SignatureVerifier } from "./verifier.ts";
+
+/** A durable event with what applying it produced, for delivery to stream subscribers. */
+export interface SequencedEvent {
+  readonly event: StoredEvent;
+  readonly effects: readonly Effect[];
+  readonly stageChanges: readonly StageChange[];
+  /** Jobs the event may have changed (for ?job= subscribers). */
+  readonly jobs: readonly JobId[];
+}
+
+export interface SequencerOptions {
+  readonly store: EventStore;
+  /** The recovered state (the sequencer takes ownership) and the durable head it corresponds to. */
+  readonly state: State;
+  readonly head: LogHead;
+  readonly identity: Identity;
+  readonly verifier: SignatureVerifier;
+  /** Wall clock in ms since the epoch; sequencer time is max(previous + 1, clock()). */
+  readonly clock: () => number;
+  /** Put a snapshot after every this many events (0: only on stop). */
+  readonly snapshotEvery: number;
+  readonly metrics: CoordinatorMetrics;
+  readonly logger: Logger;
+  /** Events just made durable, in log order. Called before their receipts resolve. */
+  readonly onDurable: (events: readonly SequencedEvent[]) => void;
+  /** The sequencer halted; the coordinator must stop (a restart replays the log). */
+  readonly onHalt: (error: SwitchyardError) => void;
+}
+
+type Outcome =
+  | { readonly ok: true; readonly event: StoredEvent }
+  | { readonly ok: false; readonly error: SwitchyardError };
+
+interface Admission {
+  readonly payload: LogPayload;
+  /** undefined while the signature is being checked; null when it verified. */
+  verdict: SwitchyardError | null | undefined;
+  /** performance.now() at admission, for the latency histogram. */
+  readonly admittedAt: number;
+  readonly settle: (outcome: Outcome) => void;
+}
+
+interface Sequenced extends SequencedEvent {
+  readonly admission: Admission;
+}
+
+interface DurableWaiter {
+  readonly seq: number;
+  readonly resolve: () => void;
+  readonly reject: (error: SwitchyardError) => void;
+}
+
+export class Sequencer {
+  readonly #o: SequencerOptions;
+  readonly #state: State;
+  readonly #mirror: StageStatusMirror;
+  #appliedHash: Hex32;
+  #durable: LogHead;
+  #queue: Admission[] = [];
+  #buffer: Sequenced[] = [];
+  #appending = false;
+  #waiters: DurableWaiter[] = [];
+  #idleWaiters: Array<() => void> = [];
+  #halted: SwitchyardError | null = null;
+  #closing = false;
+  #pendingSnapshot: SnapshotInput | null = null;
+  #lastSnapshotSeq = -1;
+  #lastTickSeq = -1;
+
+  constructor(options: SequencerOptions) {
+    this.#o = options;
+    this.#state = options.state;
+    this.#mirror = new StageStatusMirror(options.state);
+    this.#appliedHash = options.head.hash;
+    this.#durable = options.head;
+    options.metrics.seq.set(options.head.seq);
+  }
+
+  /** The state as applied so far (at most one group commit ahead of the disk). Read only. */
+  get state(): State {
+    return this.#state;
+  }
+
+  /** The last applied event. */
+  get appliedHead(): LogHead {
+    return { seq: this.#state.seq, hash: this.#appliedHash };
+  }
+
+  /** The last event the store acknowledged as durable. */
+  get durableHead(): LogHead {
+    return this.#durable;
+  }
+
+  /** Seq of the last tick sequenced (-1 before the first in this process). */
+  get lastTickSeq(): number {
+    return this.#lastTickSeq;
+  }
+
+  /** Why the sequencer halted, or null while it runs. */
+  get halted(): SwitchyardError | null {
+    return this.#halted;
+  }
+
+  /**
+   * Sequence a decoded envelope. Resolves with the signed receipt once the event is durable;
+   * rejects with the typed refusal (BAD_SIGNATURE, NONCE_REPLAYED, INSUFFICIENT_FUNDS, …) or
+   * STORE_UNAVAILABLE when halted or stopping — in every refusal, nothing was appended.
+   */
+  submit(env: Envelope): Promise<Receipt> {
+    return this.#admit({ kind: "msg", env }, this.#o.verifier.verify(env)).then((event) =>
+      signReceipt(nodeEd25519, this.#o.identity, {
+        net: this.#state.net ?? "",
+        seq: event.seq,
+        hash: event.hash,
+        time: event.time,
+      }),
+    );
+  }
+
+  /** Sequence a tick (deadlines and verification windows are evaluated at its time). */
+  tick(): Promise<StoredEvent> {
+    return this.#admit({ kind: "sys", sys: { type: "tick" } }, null);
+  }
+
+  /** Resolves once event `seq` is durable; rejects if the sequencer halts first. */
+  whenDurable(seq: number): Promise<void> {
+    if (this.#durable.seq >= seq) return Promise.resolve();
+    if (this.#halted !== null) return Promise.reject(this.#halted);
+    return new Promise((resolve, reject) => this.#waiters.push({ seq, resolve, reject }));
+  }
+
+  /**
+   * Stop admitting (new submissions get STORE_UNAVAILABLE), finish what was admitted, and put a
+   * snapshot of the final state so the next start does not replay.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await new Promise<void>((resolve) => {
+      this.#idleWaiters.push(resolve);
+      this.#notifyIdle();
+    });
+    if (this.#halted === null && this.#state.seq > this.#lastSnapshotSeq) {
+      await this.#putSnapshot(this.#captureSnapshot());
+    }
+  }
+
+  #admit(payload: LogPayload, verdict: Promise<SwitchyardError | null> | null): Promise<StoredEvent> {
+    const refusal = this.#halted ?? (this.#closing ? stopping() : null);
+    if (refusal !== null) return Promise.reject(refusal);
+    return new Promise<StoredEvent>((resolve, reject) => {
+      const admission: Admission = {
+        payload,
+        verdict: verdict === null ? null : undefined,
+        admittedAt: performance.now(),
+        settle: (o) => (o.ok ? resolve(o.event) : reject(o.error)),
+      };
+      this.#queue.push(admission);
+      if (verdict === null) this.#pump();
+      else
+        verdict.then((v) => {
+          admission.verdict = v;
+          this.#pump();
+        });
+    });
+  }
+
+  /** Sequence admissions from the head of the queue while their verdicts are known. */
+  #pump(): void {
+    while (this.#queue.length > 0 && this.#queue[0]!.verdict !== undefined) {
+      const admission = this.#queue.shift()!;
+      if (this.#halted !== null) admission.settle({ ok: false, error: this.#halted });
+      else if (admission.verdict !== null) this.#refuse(admission, admission.verdict!);
+      else this.#sequence(admission);
+    }
+    this.#notifyIdle();
+  }
+
+  #refuse(admission: Admission, error: SwitchyardError): void {
+    this.#o.metrics.rejected.inc({ code: error.code });
+    admission.settle({ ok: false, error });
+  }
+
+  #sequence(admission: Admission): void {
+    const event = sequenceEvent(this.#state, this.#appliedHash, admission.payload, this.#o.clock());
+    let result: ReturnType<typeof apply>;
+    try {
+      result = apply(this.#state, event);
+    } catch (error) {
+      // Only INVARIANT_VIOLATED escapes apply: the state may be wrong, so nothing else is applied.
+      const e = asSwitchyardError(error);
+      this.#refuse(admission, e);
+      this.#halt(e);
+      return;
+    }
+    if (!result.ok) {
+      const error = result.error;
+      const judgedAt = this.#state.seq;
+      this.whenDurable(judgedAt).then(
+        () => this.#refuse(admission, error),
+        (halted: SwitchyardError) => admission.settle({ ok: false, error: halted }),
+      );
+      return;
+    }
+    const stored: StoredEvent = { ...event, hash: hashLogEvent(event) };
+    this.#appliedHash = stored.hash;
+    if (admission.payload.kind === "sys" && admission.payload.sys.type === "tick")
+      this.#lastTickSeq = stored.seq;
+    const { changes, jobs } = this.#mirror.observe(this.#state, event, result.effects);
+    this.#buffer.push({ event: stored, effects: result.effects, stageChanges: changes, jobs, admission });
+    const every = this.#o.snapshotEvery;
+    if (every > 0 && stored.seq % every === 0) this.#pendingSnapshot = this.#captureSnapshot();
+    this.#scheduleAppend();
+  }
+
+  #captureSnapshot(): SnapshotInput {
+    const t0 = performance.now();
+    const snapshot = {
+      seq: this.#state.seq,
+      stateHash: stateHash(this.#state),
+      state: encodeState(this.#state),
+    };
+    this.#o.logger.debug(
+      { seq: snapshot.seq, ms: Math.round(performance.now() - t0) },
+      "captured a snapshot",
+    );
+    return snapshot;
+  }
+
+  #scheduleAppend(): void {
+    if (this.#appending || this.#buffer.length === 0 || this.#halted !== null) return;
+    this.#appending = true;
+    // After the current run of the event loop's microtasks, so every event sequenced from one batch
+    // of verdicts shares the commit.
+    queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    const batch = this.#buffer;
+    this.#buffer = [];
+    if (batch.length === 0 || this.#halted !== null) {
+      this.#appending = false;
+      this.#notifyIdle();
+      return;
+    }
+    this.#o.metrics.appendBatch.observe(batch.length);
+    const t0 = performance.now();
+    this.#o.store.append(batch.map((b) => b.event)).then(
+      () => {
+        this.#o.metrics.appendSeconds.observe((performance.now() - t0) / 1000);
+        this.#onDurable(batch);
+      },
+      (error: unknown) => {
+        const e = asSwitchyardError(error);
+        this.#halt(e);
+        for (const b of batch) b.admission.settle({ ok: false, error: this.#halted! });
+        this.#appending = false;
+        this.#notifyIdle();
+      },
+    );
+  }
+
+  #onDurable(batch: readonly Sequenced[]): void {
+    const last = batch[batch.length - 1]!.event;
+    this.#durable = { seq: last.seq, hash: last.hash };
+    this.#o.metrics.seq.set(last.seq);
+    try {
+      this.#o.onDurable(batch);
+    } catch (error) {
+      // Delivery is best effort (subscribers reconnect and catch up with a GET); the log is not.
+      this.#o.logger.error({ err: error }, "delivering effects failed");
+    }
+    const now = performance.now();
+    for (const b of batch) {
+      if (b.event.payload.kind === "msg") {
+        this.#o.metrics.accepted.inc({ type: b.event.payload.env.type });
+        this.#o.metrics.sequencerLatency.observe((now - b.admission.admittedAt) / 1000);
+      }
+      b.admission.settle({ ok: true, event: b.event });
+    }
+    while (this.#waiters.length > 0 && this.#waiters[0]!.seq <= last.seq) this.#waiters.shift()!.resolve();
+    const snapshot = this.#pendingSnapshot;
+    if (snapshot !== null && snapshot.seq <= last.seq) {
+      this.#pendingSnapshot = null;
+      void this.#putSnapshot(snapshot);
+    }
+    this.#appending = false;
+    this.#scheduleAppend();
+    this.#notifyIdle();
+  }
+
+  async #putSnapshot(snapshot: SnapshotInput): Promise<void> {
+    try {
+      await this.#o.store.putSnapshot(snapshot);
+      this.#lastSnapshotSeq = Math.max(this.#lastSnapshotSeq, snapshot.seq);
+      this.#o.logger.info({ seq: snapshot.seq, bytes: snapshot.state.length }, "snapshot stored");
+    } catch (error) {
+      // A missing snapshot only makes the next start replay more; a conflicting one means apply is
+      // not deterministic, which the log must show loudly.
+      this.#o.logger.error({ err: error, seq: snapshot.seq }, "storing a snapshot failed");
+    }
+  }
+
+  #halt(cause: SwitchyardError): void {
+    if (this.#halted !== null) return;
+    const halted = new SwitchyardError(
+      "STORE_UNAVAILABLE",
+      `the coordinator halted (${cause.code}: ${cause.message}); it must restart and replay its log`,
+      { details: { reason: cause.code, durableSeq: this.#durable.seq }, cause },
+    );
+    this.#halted = halted;
+    this.#o.logger.fatal({ err: cause, durableSeq: this.#durable.seq }, "sequencer halted");
+    const queued = this.#queue.splice(0);
+    const buffered = this.#buffer.splice(0);
+    const waiters = this.#waiters.splice(0);
+    for (const a of queued) a.settle({ ok: false, error: halted });
+    for (const b of buffered) b.admission.settle({ ok: false, error: halted });
+    for (const w of waiters) w.reject(halted);
+    this.#pendingSnapshot = null;
+    this.#o.onHalt(cause);
+    this.#notifyIdle();
+  }
+
+  #notifyIdle(): void {
+    if (this.#idleWaiters.length === 0) return;
+    if (this.#queue.length > 0 || this.#buffer.length > 0 || this.#appending) return;
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+}
+
+function stopping(): SwitchyardError {
+  return new SwitchyardError(
+    "STORE_UNAVAILABLE",
+    "the coordinator is stopping; retry once it is back (read your account's nonce first)",
+    { details: { reason: "stopping" } },
+  );
+}
