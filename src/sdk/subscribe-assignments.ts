@@ -23,16 +23,19 @@ export type SubscribeAssignmentsReturnType = AsyncIterableIterator<Assignment>;
 /** MALFORMED when the client has no WebSocket implementation (thrown at once, not from the iterator). */
 export type SubscribeAssignmentsErrorType = SwitchyardError;
 
-/** How many delivered assignments are remembered to drop exact repeats. */
+/** How many delivered assignments one connection remembers to drop exact repeats. */
 const rememberedAssignments = 10_000;
 
 /**
  * Subscribes to a provider's assignments on /v1/stream?provider=<pk>. The socket reconnects with
  * backoff, and after every (re)connect the provider's open assignments are fetched again (GET
  * /v1/providers/:key/assignments), so an assignment sequenced while the socket was down — or the
- * coordinator was restarting — is delivered anyway. An assignment identical to one already
- * delivered is dropped; the same stage may still come again with another status or deadline
- * (started, or reassigned after a timeout), so consumers key their work by (jobId, stage).
+ * coordinator was restarting — is delivered anyway. Within one connection an assignment identical
+ * to one already delivered is dropped (the coordinator's greeting and the catch-up overlap); after a
+ * reconnect every open assignment is delivered once more, because work begun before the restart —
+ * a commit the coordinator never acknowledged, say — may have to be resumed. The same stage also
+ * comes again with another status or deadline (started, or reassigned after a timeout), so
+ * consumers key their work by (jobId, stage) and make handling it idempotent.
  * The iteration never ends by itself: abort `signal` or break out of the loop.
  *
  * @example
@@ -59,6 +62,7 @@ export function subscribeAssignments(
     { provider: parameters.provider },
     {
       async onOpen() {
+        seen.clear();
         for (const a of await getAssignments(client, { provider: parameters.provider })) deliver(a);
       },
       onFrame(frame) {
