@@ -99,12 +99,14 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   await store.open();
   let state: State;
   let head: LogHead;
+  let snapshotSeq: number | null = null;
   try {
     const recovered = await recoverState(store);
     state = recovered.state;
     if (recovered.head === null) head = await writeGenesis(store, state, options, clock());
     else {
       head = recovered.head;
+      snapshotSeq = recovered.fromSnapshot;
       logger.info(
         { seq: head.seq, fromSnapshot: recovered.fromSnapshot, replayed: recovered.replayed },
         "recovered the log",
@@ -129,6 +131,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     store,
     state,
     head,
+    snapshotSeq,
     identity: options.identity,
     verifier,
     clock,

@@ -46,6 +46,8 @@ export interface SequencerOptions {
   /** The recovered state (the sequencer takes ownership) and the durable head it corresponds to. */
   readonly state: State;
   readonly head: LogHead;
+  /** Seq of the snapshot the state was recovered from, if any (no need to put it again). */
+  readonly snapshotSeq?: number | null;
   readonly identity: Identity;
   readonly verifier: SignatureVerifier;
   /** Wall clock in ms since the epoch; sequencer time is max(previous + 1, clock()). */
@@ -106,6 +108,7 @@ export class Sequencer {
     this.#mirror = new StageStatusMirror(options.state);
     this.#appliedHash = options.head.hash;
     this.#durable = options.head;
+    this.#lastSnapshotSeq = options.snapshotSeq ?? -1;
     options.metrics.seq.set(options.head.seq);
   }
 
