@@ -13,6 +13,7 @@ import { jobs } from "./commands/jobs.ts";
 import { keygen } from "./commands/keygen.ts";
 import { market } from "./commands/market.ts";
 import { nodes } from "./commands/nodes.ts";
+import { parseMicro, provider } from "./commands/provider.ts";
 import { submit } from "./commands/submit.ts";
 import { runDemo } from "./demo.ts";
 import { createOutput } from "./output.ts";
@@ -22,6 +23,8 @@ const usage = `usage: switchyard <command> [options]      (every command takes -
 run a network
   coordinator [--data-dir DIR] [--store URL|memory] [--port N] [--host H] [--net ID] [--dev-faucet]
               [--city CITY]          sequencer + API (default store: PGlite in DIR/log)
+  provider --name NAME --city CITY [--class gpu|cpu|qpu] [--capacity N] [--price µ] [--stake µ]
+           [--data-dir DIR] [--emulate]  a provider agent: benchmark, register, bond, offer, work
   demo [--in-process] [--data-dir DIR]
                                      the seed pipeline end to end, with settlement and audit
 use a network          (--coordinator URL, default ${defaultCoordinatorUrl}; --key FILE, default ${defaultKeyFile})
@@ -89,6 +92,47 @@ async function main(argv: string[]): Promise<number> {
           ...(window === undefined ? {} : { verificationWindowMs: Number(window) }),
           readyJson: values["ready-json"] as boolean,
           logLevel: values["log-level"] as string,
+        },
+        createOutput(values.json as boolean),
+      );
+    }
+    case "provider": {
+      const { values } = parse(rest, {
+        coordinator: { type: "string", default: defaultCoordinatorUrl },
+        name: { type: "string" },
+        city: { type: "string" },
+        class: { type: "string", default: "cpu" },
+        capacity: { type: "string", default: "4" },
+        price: { type: "string", default: "50" },
+        stake: { type: "string", default: "50000000" },
+        "data-dir": { type: "string" },
+        key: { type: "string" },
+        "no-faucet": { type: "boolean", default: false },
+        emulate: { type: "boolean", default: false },
+        "coordinator-city": { type: "string", default: "Frankfurt" },
+        "ready-json": { type: "boolean", default: false },
+      });
+      if (values.name === undefined || values.city === undefined) {
+        return usageError(
+          "provider needs --name and --city, e.g. switchyard provider --name fra-gpu-1 --city Frankfurt --class gpu",
+        );
+      }
+      const name = values.name as string;
+      return provider(
+        {
+          coordinator: values.coordinator as string,
+          name,
+          city: values.city as string,
+          resourceClass: values.class as string,
+          capacity: Number(values.capacity),
+          price: parseMicro(values.price as string, "--price"),
+          stake: parseMicro(values.stake as string, "--stake"),
+          dataDir: (values["data-dir"] as string | undefined) ?? `.switchyard/providers/${name}`,
+          ...(values.key === undefined ? {} : { key: values.key as string }),
+          devFaucet: !(values["no-faucet"] as boolean),
+          emulate: values.emulate as boolean,
+          coordinatorCity: values["coordinator-city"] as string,
+          readyJson: values["ready-json"] as boolean,
         },
         createOutput(values.json as boolean),
       );

@@ -116,3 +116,12 @@ describe("keystore", () => {
     await assert.rejects(stat(path));
   });
 });
+
+test("saving into a directory that does not exist yet creates it, owner-only", async () => {
+  const base = await mkdtemp(join(tmpdir(), "keystore-dir-"));
+  const file = join(base, "nested", "deeper", "identity.json");
+  const identity = identityFromSecret(nodeEd25519, new Uint8Array(32).fill(9));
+  await saveIdentity(file, identity);
+  assert.equal((await loadIdentity(file)).publicKey, identity.publicKey);
+  assert.equal((await stat(join(base, "nested", "deeper"))).mode & 0o777, 0o700);
+});

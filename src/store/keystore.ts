@@ -9,7 +9,7 @@
  * ```
  */
 import { randomUUID } from "node:crypto";
-import { link, open, rm } from "node:fs/promises";
+import { link, mkdir, open, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { fromHex, toHex } from "../protocol/bytes.ts";
@@ -54,6 +54,8 @@ export async function saveIdentity(path: string, identity: Identity): Promise<vo
   };
   const tmp = join(dirname(target), `.${randomUUID()}.key.tmp`);
   try {
+    // A missing key directory (e.g. ~/.switchyard on a fresh machine) is created owner-only.
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     // Created with the mode, never chmod-ed afterwards: there is no moment when others can read it.
     const handle = await open(tmp, "wx", 0o600);
     try {

@@ -1,0 +1,148 @@
+/**
+ * A whole Switchyard network on one machine: a coordinator and providers as separate processes
+ * talking over loopback, each placed in a real city. With `emulate`, every message and transfer
+ * between two of them waits the modelled latency between their cities (labelled emulated).
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { nodeEd25519 } from "../protocol/ed25519.node.ts";
+import { identityFromSecret } from "../protocol/envelope.ts";
+import { saveIdentity } from "../store/keystore.ts";
+import { type Child, spawnCli, stopChild } from "./processes.ts";
+
+export interface ProviderPlan {
+  readonly name: string;
+  readonly city: string;
+  readonly resourceClass: string;
+  readonly capacity: number;
+  /** Micro-credits per unit-second. */
+  readonly price: bigint;
+}
+
+export interface LocalNetworkPlan {
+  readonly dataDir: string;
+  readonly coordinatorCity: string;
+  readonly providers: readonly ProviderPlan[];
+  readonly emulate: boolean;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  readonly verificationWindowMs?: number;
+}
+
+export interface RunningNetwork {
+  readonly url: string;
+  readonly coordinator: Child;
+  readonly providers: readonly Child[];
+  readonly logDir: string;
+  readonly storeDir: string;
+  /** Stop only the coordinator process (SIGKILL when `hard`), e.g. to show crash recovery. */
+  killCoordinator(hard: boolean): Promise<void>;
+  /** Start the coordinator again on the same store and port. */
+  restartCoordinator(): Promise<Child>;
+  stop(): Promise<void>;
+}
+
+/** The default local network: six providers on three continents offering gpu, cpu and qpu. */
+export const defaultProviders: readonly ProviderPlan[] = [
+  { name: "fra-gpu-1", city: "Frankfurt", resourceClass: "gpu", capacity: 8, price: 600n },
+  { name: "ams-qpu-1", city: "Amsterdam", resourceClass: "qpu", capacity: 2, price: 1_500n },
+  { name: "ams-cpu-1", city: "Amsterdam", resourceClass: "cpu", capacity: 16, price: 40n },
+  { name: "sin-gpu-1", city: "Singapore", resourceClass: "gpu", capacity: 8, price: 520n },
+  { name: "nyc-cpu-1", city: "New York", resourceClass: "cpu", capacity: 32, price: 30n },
+  { name: "sao-gpu-1", city: "São Paulo", resourceClass: "gpu", capacity: 4, price: 450n },
+];
+
+async function ensureKey(file: string): Promise<void> {
+  if (!existsSync(file))
+    await saveIdentity(file, identityFromSecret(nodeEd25519, new Uint8Array(randomBytes(32))));
+}
+
+export async function startLocalNetwork(
+  plan: LocalNetworkPlan,
+  progress: (line: string) => void = () => {},
+): Promise<RunningNetwork> {
+  const dataDir = resolve(plan.dataDir);
+  const logDir = join(dataDir, "logs");
+  const coordinatorDir = join(dataDir, "coordinator");
+  const coordinatorArgs = (port: number) => [
+    "coordinator",
+    "--data-dir",
+    coordinatorDir,
+    "--port",
+    String(port),
+    "--dev-faucet",
+    "--net",
+    "local",
+    "--log-level",
+    "warn",
+    ...(plan.verificationWindowMs === undefined
+      ? []
+      : ["--verification-window-ms", String(plan.verificationWindowMs)]),
+    ...(plan.emulate ? ["--city", plan.coordinatorCity] : []),
+  ];
+  progress(`starting coordinator (${plan.coordinatorCity})…`);
+  let coordinator = await spawnCli("coordinator", coordinatorArgs(plan.port ?? 0), logDir);
+  const url = String(coordinator.ready["url"]);
+  const port = Number(new URL(url).port);
+  progress(`coordinator ready at ${url}; starting ${plan.providers.length} providers…`);
+  const providers = await Promise.all(
+    plan.providers.map(async (p) => {
+      const dir = join(dataDir, "providers", p.name);
+      const key = join(dir, "identity.json");
+      await ensureKey(key);
+      const child = await spawnCli(
+        p.name,
+        [
+          "provider",
+          "--coordinator",
+          url,
+          "--name",
+          p.name,
+          "--city",
+          p.city,
+          "--class",
+          p.resourceClass,
+          "--capacity",
+          String(p.capacity),
+          "--price",
+          p.price.toString(),
+          "--data-dir",
+          dir,
+          "--key",
+          key,
+          ...(plan.emulate ? ["--emulate", "--coordinator-city", plan.coordinatorCity] : []),
+        ],
+        logDir,
+        120_000,
+      );
+      progress(`  ${p.name} ready in ${p.city}`);
+      return child;
+    }),
+  );
+  const network: RunningNetwork = {
+    url,
+    get coordinator() {
+      return coordinator;
+    },
+    providers,
+    logDir,
+    storeDir: join(coordinatorDir, "log"),
+    async killCoordinator(hard) {
+      if (hard) {
+        const exited = new Promise<void>((done) => coordinator.process.once("exit", () => done()));
+        coordinator.process.kill("SIGKILL");
+        await exited;
+      } else await stopChild(coordinator);
+    },
+    async restartCoordinator() {
+      coordinator = await spawnCli("coordinator-restarted", coordinatorArgs(port), logDir);
+      return coordinator;
+    },
+    async stop() {
+      await Promise.all(providers.map((p) => stopChild(p)));
+      await stopChild(coordinator);
+    },
+  };
+  return network;
+}
