@@ -16,6 +16,7 @@ import { nodes } from "./commands/nodes.ts";
 import { parseMicro, provider } from "./commands/provider.ts";
 import { submit } from "./commands/submit.ts";
 import { runDemo } from "./demo.ts";
+import { runNetworkDemo } from "./demo-network.ts";
 import { createOutput } from "./output.ts";
 
 const usage = `usage: switchyard <command> [options]      (every command takes --json)
@@ -210,8 +211,16 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parse(rest, {
         "data-dir": { type: "string", default: ".switchyard/demo" },
         "in-process": { type: "boolean", default: false },
+        "coordinator-city": { type: "string", default: "Frankfurt" },
       });
-      const report = await runDemo({ json: values.json as boolean, dataDir: values["data-dir"] as string });
+      if (values["in-process"] as boolean) {
+        const report = await runDemo({ json: values.json as boolean, dataDir: values["data-dir"] as string });
+        return report.ok ? 0 : 1;
+      }
+      const report = await runNetworkDemo(
+        { dataDir: values["data-dir"] as string, coordinatorCity: values["coordinator-city"] as string },
+        createOutput(values.json as boolean),
+      );
       return report.ok ? 0 : 1;
     }
     case undefined:

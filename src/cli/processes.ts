@@ -17,6 +17,8 @@ export interface Child {
   /** The fields of its ready line (e.g. `url`). */
   readonly ready: Readonly<Record<string, unknown>>;
   readonly logFile: string;
+  /** Lines the child printed with an `event` or `stats` field after it was ready, in order. */
+  readonly reports: Array<Record<string, unknown>>;
 }
 
 /**
@@ -37,6 +39,7 @@ export function spawnCli(
     env: { ...process.env, FORCE_COLOR: "0" },
   });
   child.stderr?.pipe(log);
+  const reports: Array<Record<string, unknown>> = [];
   return new Promise((resolveChild, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
@@ -54,8 +57,8 @@ export function spawnCli(
         const parsed = JSON.parse(line) as Record<string, unknown>;
         if (parsed["ready"] === true) {
           clearTimeout(timer);
-          resolveChild({ name, process: child, ready: parsed, logFile });
-        }
+          resolveChild({ name, process: child, ready: parsed, logFile, reports });
+        } else if ("event" in parsed || "stats" in parsed) reports.push(parsed);
       } catch {
         // Not the ready line: keep it in the log only.
       }

@@ -152,6 +152,23 @@ function stageView(stage: Stage): StageView {
     latency: spec.latency,
     loop: spec.loop,
     verification: spec.verification,
+    placement:
+      stage.placement === undefined
+        ? undefined
+        : {
+            candidates: stage.placement.candidates,
+            eligible: stage.placement.eligible,
+            excluded: { ...stage.placement.excluded },
+            ...(stage.placement.runnerUp === undefined
+              ? {}
+              : {
+                  runnerUp: {
+                    offerId: stage.placement.runnerUp.offerId,
+                    provider: stage.placement.runnerUp.provider,
+                    price: stage.placement.runnerUp.price.toString(),
+                  },
+                }),
+          },
     noMatch:
       stage.noMatch === undefined
         ? undefined
