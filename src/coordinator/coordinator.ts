@@ -23,7 +23,7 @@ import { type CoordinatorOptions, defaultVerifierThreads, eventStoreOf, resolveL
 import { Sequencer } from "./sequencer.ts";
 import { StreamHub } from "./stream.ts";
 import { startTicker } from "./ticker.ts";
-import { createSignatureVerifier } from "./verifier.ts";
+import { createCryptoPool } from "./verifier.ts";
 
 export type { CoordinatorLimits, CoordinatorOptions } from "./options.ts";
 
@@ -124,7 +124,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   }
   const net = state.net ?? "";
   const metrics = createMetrics();
-  const verifier = createSignatureVerifier(options.verifierThreads ?? defaultVerifierThreads());
+  const crypto = createCryptoPool(options.identity, options.verifierThreads ?? defaultVerifierThreads());
   let hub: StreamHub | null = null;
   let stop: (halt: SwitchyardError | null) => Promise<void> = async () => {};
   const sequencer = new Sequencer({
@@ -132,8 +132,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     state,
     head,
     snapshotSeq,
-    identity: options.identity,
-    verifier,
+    crypto,
     clock,
     snapshotEvery: options.snapshotEvery ?? 10_000,
     metrics,
@@ -191,7 +190,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     address = await listen(server, options.port ?? 7300, options.host ?? "127.0.0.1");
   } catch (error) {
     await hub.close();
-    await verifier.close();
+    await crypto.close();
     await store.close();
     throw new SwitchyardError("STORE_UNAVAILABLE", `cannot listen: ${(error as Error).message}`, {
       cause: error,
@@ -219,7 +218,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
       const cut = setTimeout(() => server.closeAllConnections(), 1000);
       await closed;
       clearTimeout(cut);
-      await verifier.close();
+      await crypto.close();
       await store.close();
       logger.info({ seq: sequencer.durableHead.seq, halted: halt?.code ?? null }, "coordinator stopped");
       resolveStopped(halt);

@@ -20,17 +20,16 @@
 import type { Logger } from "pino";
 import { apply, type Effect, encodeState, type State, sequenceEvent, stateHash } from "../core/index.ts";
 import type { Receipt } from "../protocol/api.ts";
-import { nodeEd25519 } from "../protocol/ed25519.node.ts";
-import type { Envelope, Identity } from "../protocol/envelope.ts";
+import type { Envelope } from "../protocol/envelope.ts";
 import { SwitchyardError } from "../protocol/errors.ts";
 import type { Hex32, JobId } from "../protocol/ids.ts";
 import { hashLogEvent, type LogPayload, type StoredEvent } from "../protocol/log.ts";
 import type { EventStore, LogHead, SnapshotInput } from "../store/event-store.ts";
+import { hashEventWithPayload } from "./event-hash.ts";
 import { asSwitchyardError } from "./http-errors.ts";
 import type { CoordinatorMetrics } from "./metrics.ts";
-import { signReceipt } from "./receipts.ts";
 import { type StageChange, StageStatusMirror } from "./stage-changes.ts";
-import type { SignatureVerifier } from "./verifier.ts";
+import type { CryptoPool, Verified } from "./verifier.ts";
 
 /** A durable event with what applying it produced, for delivery to stream subscribers. */
 export interface SequencedEvent {
@@ -48,8 +47,8 @@ export interface SequencerOptions {
   readonly head: LogHead;
   /** Seq of the snapshot the state was recovered from, if any (no need to put it again). */
   readonly snapshotSeq?: number | null;
-  readonly identity: Identity;
-  readonly verifier: SignatureVerifier;
+  /** Verifies envelopes and signs receipts (as the coordinator's identity) off this thread. */
+  readonly crypto: CryptoPool;
   /** Wall clock in ms since the epoch; sequencer time is max(previous + 1, clock()). */
   readonly clock: () => number;
   /** Put a snapshot after every this many events (0: only on stop). */
@@ -62,14 +61,23 @@ export interface SequencerOptions {
   readonly onHalt: (error: SwitchyardError) => void;
 }
 
+/** A durable event, and for a message the receipt being signed for it. */
+interface Acknowledgement {
+  readonly event: StoredEvent;
+  readonly receipt: Promise<Receipt> | null;
+}
+
 type Outcome =
-  | { readonly ok: true; readonly event: StoredEvent }
+  | ({ readonly ok: true } & Acknowledgement)
   | { readonly ok: false; readonly error: SwitchyardError };
+
+/** What sequencing needs to know about an admission's signature: ticks need no check. */
+type Verdict = Verified | { readonly ok: true; readonly payload: null };
 
 interface Admission {
   readonly payload: LogPayload;
-  /** undefined while the signature is being checked; null when it verified. */
-  verdict: SwitchyardError | null | undefined;
+  /** undefined while the signature is being checked. */
+  verdict: Verdict | undefined;
   /** performance.now() at admission, for the latency histogram. */
   readonly admittedAt: number;
   readonly settle: (outcome: Outcome) => void;
@@ -77,6 +85,7 @@ interface Admission {
 
 interface Sequenced extends SequencedEvent {
   readonly admission: Admission;
+  readonly receipt: Promise<Receipt> | null;
 }
 
 interface DurableWaiter {
@@ -143,19 +152,12 @@ export class Sequencer {
    * STORE_UNAVAILABLE when halted or stopping — in every refusal, nothing was appended.
    */
   submit(env: Envelope): Promise<Receipt> {
-    return this.#admit({ kind: "msg", env }, this.#o.verifier.verify(env)).then((event) =>
-      signReceipt(nodeEd25519, this.#o.identity, {
-        net: this.#state.net ?? "",
-        seq: event.seq,
-        hash: event.hash,
-        time: event.time,
-      }),
-    );
+    return this.#admit({ kind: "msg", env }, this.#o.crypto.verify(env)).then((ack) => ack.receipt!);
   }
 
   /** Sequence a tick (deadlines and verification windows are evaluated at its time). */
   tick(): Promise<StoredEvent> {
-    return this.#admit({ kind: "sys", sys: { type: "tick" } }, null);
+    return this.#admit({ kind: "sys", sys: { type: "tick" } }, null).then((ack) => ack.event);
   }
 
   /** Resolves once event `seq` is durable; rejects if the sequencer halts first. */
@@ -180,15 +182,15 @@ export class Sequencer {
     }
   }
 
-  #admit(payload: LogPayload, verdict: Promise<SwitchyardError | null> | null): Promise<StoredEvent> {
+  #admit(payload: LogPayload, verdict: Promise<Verified> | null): Promise<Acknowledgement> {
     const refusal = this.#halted ?? (this.#closing ? stopping() : null);
     if (refusal !== null) return Promise.reject(refusal);
-    return new Promise<StoredEvent>((resolve, reject) => {
+    return new Promise<Acknowledgement>((resolve, reject) => {
       const admission: Admission = {
         payload,
-        verdict: verdict === null ? null : undefined,
+        verdict: verdict === null ? { ok: true, payload: null } : undefined,
         admittedAt: performance.now(),
-        settle: (o) => (o.ok ? resolve(o.event) : reject(o.error)),
+        settle: (o) => (o.ok ? resolve(o) : reject(o.error)),
       };
       this.#queue.push(admission);
       if (verdict === null) this.#pump();
@@ -204,9 +206,10 @@ export class Sequencer {
   #pump(): void {
     while (this.#queue.length > 0 && this.#queue[0]!.verdict !== undefined) {
       const admission = this.#queue.shift()!;
+      const verdict = admission.verdict!;
       if (this.#halted !== null) admission.settle({ ok: false, error: this.#halted });
-      else if (admission.verdict !== null) this.#refuse(admission, admission.verdict!);
-      else this.#sequence(admission);
+      else if (!verdict.ok) this.#refuse(admission, verdict.error);
+      else this.#sequence(admission, verdict.payload);
     }
     this.#notifyIdle();
   }
@@ -216,7 +219,8 @@ export class Sequencer {
     admission.settle({ ok: false, error });
   }
 
-  #sequence(admission: Admission): void {
+  /** `payload`: the canonical JSON of the admission's payload when a worker computed it. */
+  #sequence(admission: Admission, payload: string | null): void {
     const event = sequenceEvent(this.#state, this.#appliedHash, admission.payload, this.#o.clock());
     let result: ReturnType<typeof apply>;
     try {
@@ -237,12 +241,30 @@ export class Sequencer {
       );
       return;
     }
-    const stored: StoredEvent = { ...event, hash: hashLogEvent(event) };
+    const hash = payload === null ? hashLogEvent(event) : hashEventWithPayload(event, payload);
+    const stored: StoredEvent = { ...event, hash };
     this.#appliedHash = stored.hash;
     if (admission.payload.kind === "sys" && admission.payload.sys.type === "tick")
       this.#lastTickSeq = stored.seq;
     const { changes, jobs } = this.#mirror.observe(this.#state, event, result.effects);
-    this.#buffer.push({ event: stored, effects: result.effects, stageChanges: changes, jobs, admission });
+    // Signed now, on a worker, while the append is in flight; released only once it is durable.
+    const receipt =
+      stored.payload.kind === "msg"
+        ? this.#o.crypto.signReceipt({
+            net: this.#state.net ?? "",
+            seq: stored.seq,
+            hash: stored.hash,
+            time: stored.time,
+          })
+        : null;
+    this.#buffer.push({
+      event: stored,
+      effects: result.effects,
+      stageChanges: changes,
+      jobs,
+      admission,
+      receipt,
+    });
     const every = this.#o.snapshotEvery;
     if (every > 0 && stored.seq % every === 0) this.#pendingSnapshot = this.#captureSnapshot();
     this.#scheduleAppend();
@@ -311,7 +333,7 @@ export class Sequencer {
         this.#o.metrics.accepted.inc({ type: b.event.payload.env.type });
         this.#o.metrics.sequencerLatency.observe((now - b.admission.admittedAt) / 1000);
       }
-      b.admission.settle({ ok: true, event: b.event });
+      b.admission.settle({ ok: true, event: b.event, receipt: b.receipt });
     }
     while (this.#waiters.length > 0 && this.#waiters[0]!.seq <= last.seq) this.#waiters.shift()!.resolve();
     const snapshot = this.#pendingSnapshot;
