@@ -134,7 +134,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     snapshotSeq,
     crypto,
     clock,
-    snapshotEvery: options.snapshotEvery ?? 10_000,
+    snapshotEvery: options.snapshotEvery ?? 50_000,
     metrics,
     logger,
     onDurable: (events) => hub?.deliver(events),

@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { encodeState, stateHash } from "../core/index.ts";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
 import { signEnvelope } from "../protocol/envelope.ts";
 import type { Hex32 } from "../protocol/ids.ts";
 import { genesisEvent, hashLogEvent, type LogEvent } from "../protocol/log.ts";
 import { defaultParams } from "../protocol/params.ts";
-import { hashEventWithPayload, payloadJson } from "./event-hash.ts";
+import { must, onboardProviders, worldProviders } from "../sim/fixtures.ts";
+import { LocalNetwork } from "../sim/local-network.ts";
+import { hashEventWithPayload, payloadJson, stateHashOfEncoded } from "./event-hash.ts";
 import { testIdentity } from "./test-kit.ts";
 
 const alice = testIdentity("alice");
@@ -101,5 +104,12 @@ describe("the split event hash equals hashLogEvent", () => {
       hashEventWithPayload(event, payloadJson({ kind: "msg", env: other })),
       hashLogEvent(event),
     );
+  });
+
+  test("the state hash taken from the encoded state equals stateHash", () => {
+    const net = new LocalNetwork();
+    onboardProviders(net, worldProviders);
+    must(net.send(alice, "faucet", { amount: 5n }));
+    assert.equal(stateHashOfEncoded(encodeState(net.state)), stateHash(net.state));
   });
 });

@@ -16,6 +16,7 @@
  */
 import { createHash } from "node:crypto";
 import { canonicalize } from "../protocol/canonical.ts";
+import { taggedHash } from "../protocol/hash.ts";
 import type { Hex32 } from "../protocol/ids.ts";
 import { encodeLogEvent, genesisPrev, type LogEvent, type LogPayload } from "../protocol/log.ts";
 
@@ -36,4 +37,13 @@ export function hashEventWithPayload(event: LogEvent, payload: string): Hex32 {
       `${eventTag}{"payload":${payload},"prev":"${event.prev}","seq":${event.seq},"time":${event.time}}`,
     )
     .digest("hex") as Hex32;
+}
+
+/**
+ * `stateHash(state)` from `encodeState(state)`: the core defines the state hash as the tagged hash
+ * of that encoding (core/codec.ts), so a snapshot need not encode the state twice. Pinned by
+ * event-hash.test.ts; recovery re-checks every snapshot's hash against its decoded state.
+ */
+export function stateHashOfEncoded(encoded: Uint8Array): Hex32 {
+  return taggedHash("state", encoded);
 }

@@ -229,6 +229,25 @@ describe("hostile input over HTTP is refused with a typed 4xx and changes nothin
     assert.equal(await statusHash(base), hash);
   });
 
+  test("error: connections beyond maxConnections are closed at accept", async () => {
+    const limited = await startTestCoordinator({ limits: { maxConnections: 3 } });
+    const url = new URL(limited.url);
+    const open = () =>
+      new Promise<{ closed: Promise<void> }>((resolve) => {
+        const socket = connect(Number(url.port), url.hostname, () => resolve({ closed }));
+        const closed = new Promise<void>((done) => socket.on("close", () => done()));
+        socket.on("error", () => {});
+      });
+    try {
+      const held = [await open(), await open(), await open()];
+      // The fourth is accepted by the kernel and closed by the server at once, unanswered.
+      await (await open()).closed;
+      assert.equal(held.length, 3);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   test("the coordinator still serves after all of the above", async () => {
     const receipt = await submit(base, signer.sign(alice, "transfer", { to: bob.publicKey, amount: 1n }));
     assert.ok(receipt.seq > 0);

@@ -58,7 +58,10 @@ export interface CoordinatorOptions {
   readonly port?: number;
   /** How often to check whether a tick is due (default 1000 ms). */
   readonly tickIntervalMs?: number;
-  /** Snapshot every this many events (default 10,000; 0: only when stopping). */
+  /**
+   * Snapshot every this many events (default 50,000; 0: only when stopping). A snapshot stalls
+   * sequencing while the state is encoded; a restart replays at most this many events.
+   */
   readonly snapshotEvery?: number;
   /** Signature-verification worker threads (default: cores − 1, at least 1; 0 verifies inline). */
   readonly verifierThreads?: number;

@@ -25,7 +25,7 @@ import { SwitchyardError } from "../protocol/errors.ts";
 import type { Hex32, JobId } from "../protocol/ids.ts";
 import { hashLogEvent, type LogPayload, type StoredEvent } from "../protocol/log.ts";
 import type { EventStore, LogHead, SnapshotInput } from "../store/event-store.ts";
-import { hashEventWithPayload } from "./event-hash.ts";
+import { hashEventWithPayload, stateHashOfEncoded } from "./event-hash.ts";
 import { asSwitchyardError } from "./http-errors.ts";
 import type { CoordinatorMetrics } from "./metrics.ts";
 import { type StageChange, StageStatusMirror } from "./stage-changes.ts";
@@ -270,13 +270,15 @@ export class Sequencer {
     this.#scheduleAppend();
   }
 
+  /**
+   * Encode the state as it is now. Synchronous, so it is exactly the state after the last applied
+   * event; it stalls sequencing for a few µs per account (about 10 ms at 2,000 accounts), which is
+   * why snapshots are rare. The state is encoded once and its hash taken from those bytes.
+   */
   #captureSnapshot(): SnapshotInput {
     const t0 = performance.now();
-    const snapshot = {
-      seq: this.#state.seq,
-      stateHash: stateHash(this.#state),
-      state: encodeState(this.#state),
-    };
+    const state = encodeState(this.#state);
+    const snapshot = { seq: this.#state.seq, stateHash: stateHashOfEncoded(state), state };
     this.#o.logger.debug(
       { seq: snapshot.seq, ms: Math.round(performance.now() - t0) },
       "captured a snapshot",
