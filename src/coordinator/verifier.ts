@@ -101,6 +101,8 @@ function deserializeVerdict(v: SerializedVerdict): Verified {
 }
 
 const emptyBatch = (): Batch => ({ verify: [], sign: [] });
+/** Items per message to a worker: ~3 ms of verification, small enough to pipeline with sequencing. */
+const chunkSize = 32;
 const size = (b: Batch) => b.verify.length + b.sign.length;
 
 /**
@@ -184,12 +186,14 @@ export function createCryptoPool(identity: Identity, threads: number): CryptoPoo
     const batch = waiting;
     waiting = emptyBatch();
     if (closed || pool.length === 0) return doHere(batch);
-    // Split the turn's work evenly, each share to the least-loaded thread.
-    const parts = Math.min(pool.length, size(batch));
-    for (let p = 0; p < parts; p++) {
+    // Chunks, each to the least-loaded thread: a worker answers chunk by chunk, so the sequencer
+    // starts on the first verdicts while the rest are being verified, instead of waiting for a
+    // whole 256-message request (~20 ms of verification) to come back at once.
+    for (let at = 0; at < size(batch); at += chunkSize) {
+      const signFrom = Math.max(0, at - batch.verify.length);
       const part: Batch = {
-        verify: batch.verify.filter((_, i) => i % parts === p),
-        sign: batch.sign.filter((_, i) => i % parts === p),
+        verify: batch.verify.slice(at, at + chunkSize),
+        sign: batch.sign.slice(signFrom, Math.max(signFrom, at + chunkSize - batch.verify.length)),
       };
       send(
         pool.reduce((a, b) => (b.queued < a.queued ? b : a)),
