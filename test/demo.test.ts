@@ -8,12 +8,46 @@ import type { DemoStage } from "../src/cli/demo.ts";
 
 const root = resolve(import.meta.dirname, "..");
 
-test("npm start's demo settles every stage of the seed pipeline and its stored log passes the audit", () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "switchyard-demo-"));
+test("npm start's demo runs the seed pipeline on a real local network, settles it and passes the audit (--json contract)", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "switchyard-netdemo-"));
   try {
     const run = spawnSync(
       process.execPath,
       ["--import", "tsx", "src/cli/main.ts", "demo", "--json", "--data-dir", dataDir],
+      {
+        cwd: root,
+        encoding: "utf8",
+        timeout: 240_000,
+      },
+    );
+    assert.equal(run.status, 0, `demo exited ${run.status}: ${run.stderr.slice(-2000)}`);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.ok, true);
+    assert.equal(report.latency, "emulated");
+    assert.ok(new Set(report.providers.map((p: { city: string }) => p.city)).size >= 5);
+    for (const s of report.stages) {
+      for (const field of ["name", "provider", "city", "jurisdiction", "status", "costMicro"])
+        assert.ok(field in s, field);
+      assert.equal(s.status, "settled");
+    }
+    const stage = (name: string) => report.stages.find((s: { name: string }) => s.name === name);
+    assert.ok(stage("train").jurisdiction.split(",").includes("EU"));
+    assert.ok(stage("evaluate").emulatedRttMs <= 40, "evaluation stays within 40 ms of Singapore");
+    assert.ok(stage("evaluate").bytesIn > 0, "the trained model moved provider to provider");
+    assert.ok(report.loop.roundTrips >= 30);
+    assert.equal(report.audit.ok, true);
+    assert.equal(report.audit.stateHash, report.audit.acknowledgedStateHash);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("the in-process demo settles every stage of the seed pipeline and its stored log passes the audit", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "switchyard-demo-"));
+  try {
+    const run = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "demo", "--in-process", "--json", "--data-dir", dataDir],
       {
         cwd: root,
         encoding: "utf8",

@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { cliClient } from "../src/cli/client.ts";
+import { defaultProviders, type RunningNetwork, startLocalNetwork } from "../src/cli/local-network.ts";
+import type { JobView } from "../src/protocol/api.ts";
+import { nodeEd25519 } from "../src/protocol/ed25519.node.ts";
+import { identityFromSecret } from "../src/protocol/envelope.ts";
+import { parseJobSpec } from "../src/protocol/job-spec.ts";
+import { getEvents, getJob, getStatus, signAndSubmit, submitJob } from "../src/sdk/index.ts";
+import { auditStore } from "../src/store/audit.ts";
+import { pgliteEventStore } from "../src/store/pglite-event-store.ts";
+
+const spec = parseJobSpec(
+  readFileSync(resolve(import.meta.dirname, "../examples/seed-pipeline.yaml"), "utf8"),
+);
+const requester = identityFromSecret(nodeEd25519, new Uint8Array(randomBytes(32)));
+
+/** Poll until `check` holds; the network's own progress is what we wait for, never a fixed sleep. */
+async function until<T>(
+  what: string,
+  get: () => Promise<T>,
+  check: (v: T) => boolean,
+  timeoutMs = 120_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await get().catch(() => undefined);
+    if (value !== undefined && check(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function settledOnce(job: JobView): void {
+  for (const s of job.stages) assert.equal(s.status, "settled", `${s.name} is ${s.status}`);
+  const paid = job.stages.reduce((n, s) => n + BigInt(s.paid ?? "0") + BigInt(s.fee ?? "0"), 0n);
+  // Everything the requester locked is accounted for exactly once: payouts + fees + refund.
+  assert.equal(paid + BigInt(job.refund ?? "0"), BigInt(job.budget));
+}
+
+describe("a real local network survives kill -9 of its coordinator", () => {
+  let dir: string;
+  let network: RunningNetwork;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "switchyard-crash-"));
+    network = await startLocalNetwork({
+      dataDir: dir,
+      coordinatorCity: "Frankfurt",
+      providers: defaultProviders,
+      emulate: true,
+      verificationWindowMs: 2_000,
+    });
+    await signAndSubmit(cliClient(network.url), {
+      identity: requester,
+      type: "faucet",
+      body: { amount: "100000000" },
+    });
+  });
+  after(async () => {
+    await network?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("after settlement: the replayed state hash equals the acknowledged one, and nothing settles twice", async () => {
+    const client = cliClient(network.url);
+    const { jobId } = await submitJob(client, { identity: requester, spec });
+    const job = await until(
+      "the seed pipeline to finish",
+      () => getJob(client, { id: jobId }),
+      (j) => j.status === "finished",
+    );
+    settledOnce(job);
+    // Let every tick that was due land, then read what the coordinator acknowledged.
+    const acknowledged = await getStatus(client);
+
+    await network.killCoordinator(true);
+    await network.restartCoordinator();
+    const after = cliClient(network.url);
+    const replayed = await until(
+      "the restarted coordinator",
+      () => getStatus(after),
+      () => true,
+    );
+    assert.ok(replayed.seq >= acknowledged.seq);
+    if (replayed.seq === acknowledged.seq) assert.equal(replayed.stateHash, acknowledged.stateHash);
+    // The acknowledged prefix is still in the log, with the same hash.
+    const events = await getEvents(after, { from: acknowledged.seq, limit: 1 });
+    assert.equal(events[0]?.hash, acknowledged.head);
+    const again = await getJob(after, { id: jobId });
+    settledOnce(again);
+    assert.deepEqual(
+      again.stages.map((s) => [s.name, s.paid]),
+      job.stages.map((s) => [s.name, s.paid]),
+    );
+  });
+
+  test("mid-pipeline: a job whose coordinator is killed while stages run still settles each stage once", async () => {
+    const client = cliClient(network.url);
+    const { jobId } = await submitJob(client, { identity: requester, spec });
+    await until(
+      "a stage to be running or committed",
+      () => getJob(client, { id: jobId }),
+      (j) => j.stages.some((s) => s.status === "running" || s.status === "committed"),
+    );
+    await network.killCoordinator(true);
+    await network.restartCoordinator();
+    const after = cliClient(network.url);
+    const job = await until(
+      "the job to finish after the restart",
+      () => getJob(after, { id: jobId }),
+      (j) => j.status === "finished",
+    );
+    settledOnce(job);
+    // One commit per stage in the log: providers resumed or re-sent, never re-ran into a second commit.
+    const all = await getEvents(after, { from: 0, limit: 1000 });
+    const commits = all.filter((e) => {
+      const env = (e.payload as { kind: string; env?: { type: string; body: { jobId?: string } } }).env;
+      return env?.type === "commitResult" && env.body.jobId === jobId;
+    });
+    assert.equal(commits.length, spec.stages.length);
+  });
+
+  test("the stored log passes the audit after both crashes", async () => {
+    const status = await getStatus(cliClient(network.url));
+    await network.killCoordinator(false);
+    const store = pgliteEventStore({ dataDir: network.storeDir });
+    await store.open();
+    const report = await auditStore(store, nodeEd25519, status.stateHash as never).finally(() =>
+      store.close(),
+    );
+    assert.equal(report.ok, true, JSON.stringify(report.error));
+    await network.restartCoordinator();
+  });
+});
