@@ -4,7 +4,7 @@
  * `{"ready":true,...}` on stdout, and the parent reads it instead of guessing ports or sleeping.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { SwitchyardError } from "../protocol/errors.ts";
@@ -65,12 +65,12 @@ export function spawnCli(
     });
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
-      reject(
-        new SwitchyardError(
-          "STORE_UNAVAILABLE",
-          `${name} exited (${signal ?? code}) before it was ready; see ${logFile}`,
-        ),
-      );
+      // The child's last words say why; put them in the error so CI output shows them.
+      log.end(() => {
+        const tail = readFileSync(logFile, "utf8").trim().split("\n").slice(-8).join("\n");
+        const why = `${name} exited (${signal ?? code}) before it was ready; its log ${logFile} ends:\n${tail}`;
+        reject(new SwitchyardError("STORE_UNAVAILABLE", why));
+      });
     });
   });
 }
