@@ -50,7 +50,7 @@ export interface FetchBlobResult {
   readonly ms: number;
 }
 
-/** Thrown after every source failed: CORRUPTED, NOT_FOUND, or STORE_UNAVAILABLE (unreachable). */
+/** Thrown after every source failed: CORRUPTED, NOT_FOUND, or UNREACHABLE. */
 export type FetchBlobErrorType = SwitchyardError;
 
 interface Counters {
@@ -221,8 +221,8 @@ async function get(options: FetchBlobOptions, url: string, counters: Counters): 
   }
   const reason =
     last instanceof Error ? (last.name === "TimeoutError" ? "timed out" : last.message) : String(last);
-  throw new SwitchyardError("STORE_UNAVAILABLE", `${url} failed ${attempts} times (${reason})`, {
-    details: { url, unreachable: true, attempts },
+  throw new SwitchyardError("UNREACHABLE", `${url} failed ${attempts} times (${reason})`, {
+    details: { url, attempts },
     cause: last,
   });
 }

@@ -134,13 +134,13 @@ describe("blob transfer between two agents on loopback", () => {
     assert.deepEqual(result.bytes, blob);
   });
 
-  test("error: only unreachable sources is STORE_UNAVAILABLE marked unreachable", async () => {
+  test("error: only unreachable sources is UNREACHABLE", async () => {
     const gone = await serveApp(new Hono(), "127.0.0.1", 0);
     const port = new URL(gone.url).port;
     await gone.close();
     await assert.rejects(
       fetchBlob({ cid, sources: [gone.url], attempts: 2, ...fast }),
-      (e: unknown) => isSwitchyardError(e, "STORE_UNAVAILABLE") && e.message.includes(String(port)),
+      (e: unknown) => isSwitchyardError(e, "UNREACHABLE") && e.message.includes(String(port)),
     );
   });
 

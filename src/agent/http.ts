@@ -1,32 +1,20 @@
 /**
  * The agent's HTTP plumbing: one Node server per agent (blob transfer and the loop endpoint share
- * it), and errors as ApiError bodies with the same statuses the coordinator uses for the codes an
- * agent returns.
+ * it), and errors as ApiError bodies with the statuses of src/protocol/http-status.ts.
  */
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ApiError } from "../protocol/api.ts";
-import { type ErrorCode, isSwitchyardError } from "../protocol/errors.ts";
-
-const statusOf: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
-  MALFORMED: 400,
-  TOO_LARGE: 413,
-  BAD_SIGNATURE: 401,
-  NOT_AUTHORIZED: 403,
-  NOT_FOUND: 404,
-  UNKNOWN_JOB: 404,
-  UNKNOWN_STAGE: 404,
-  ILLEGAL_TRANSITION: 409,
-  STORE_UNAVAILABLE: 503,
-};
+import { isSwitchyardError } from "../protocol/errors.ts";
+import { httpStatusOf } from "../protocol/http-status.ts";
 
 /** An error as an ApiError response; anything that is not a SwitchyardError is a 500 without internals. */
 export function errorResponse(c: Context, error: unknown): Response {
   if (isSwitchyardError(error)) {
     const body: ApiError = { code: error.code, message: error.message, details: { ...error.details } };
-    return c.json(body, statusOf[error.code] ?? 500);
+    return c.json(body, httpStatusOf[error.code] as ContentfulStatusCode);
   }
   const body: ApiError = { code: "INVARIANT_VIOLATED", message: "internal error in the agent", details: {} };
   return c.json(body, 500);

@@ -33,6 +33,7 @@ export const errorCodes = [
   "CHAIN_BROKEN",
   "STATE_HASH_MISMATCH",
   "STORE_UNAVAILABLE",
+  "UNREACHABLE", // a peer (coordinator, agent) could not be reached: the request's outcome is unknown
   "CORRUPTED", // stored bytes no longer match their hash
   "NOT_FOUND",
   "INVARIANT_VIOLATED", // halts: the state machine refuses to continue in a wrong state

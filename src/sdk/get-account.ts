@@ -11,7 +11,7 @@ export interface GetAccountParameters {
 
 export type GetAccountReturnType = Account;
 
-/** UNKNOWN_ACCOUNT / MALFORMED from the coordinator; STORE_UNAVAILABLE (unreachable); MALFORMED (schema). */
+/** UNKNOWN_ACCOUNT / MALFORMED from the coordinator; UNREACHABLE (coordinator not reachable); MALFORMED (schema). */
 export type GetAccountErrorType = SwitchyardError;
 
 /**

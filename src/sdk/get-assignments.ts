@@ -15,7 +15,7 @@ export interface GetAssignmentsParameters {
 /** Open work of the provider: stages matched to it or running on it. */
 export type GetAssignmentsReturnType = readonly Assignment[];
 
-/** STORE_UNAVAILABLE (unreachable); MALFORMED (schema); any ApiError code. */
+/** UNREACHABLE (coordinator not reachable); MALFORMED (schema); any ApiError code. */
 export type GetAssignmentsErrorType = SwitchyardError;
 
 /**

@@ -24,7 +24,7 @@ export type GetEventsReturnType = readonly StoredEvent[];
 
 /**
  * MALFORMED when an event does not decode; CHAIN_BROKEN when the page is not a hash chain (an
- * event altered, missing or out of order); STORE_UNAVAILABLE (unreachable); any ApiError code.
+ * event altered, missing or out of order); UNREACHABLE (coordinator not reachable); any ApiError code.
  */
 export type GetEventsErrorType = SwitchyardError;
 

@@ -10,7 +10,7 @@ export interface GetJobParameters {
 
 export type GetJobReturnType = JobView;
 
-/** UNKNOWN_JOB when there is no such job; STORE_UNAVAILABLE (unreachable); MALFORMED (schema). */
+/** UNKNOWN_JOB when there is no such job; UNREACHABLE (coordinator not reachable); MALFORMED (schema). */
 export type GetJobErrorType = SwitchyardError;
 
 /**

@@ -5,7 +5,7 @@ import { request } from "./internal/request.ts";
 
 export type GetMarketReturnType = Market;
 
-/** STORE_UNAVAILABLE (unreachable); MALFORMED (schema); any ApiError code. */
+/** UNREACHABLE (coordinator not reachable); MALFORMED (schema); any ApiError code. */
 export type GetMarketErrorType = SwitchyardError;
 
 /**

@@ -8,7 +8,7 @@ const nodesSchema = z.strictObject({ nodes: z.array(nodeViewSchema) });
 
 export type GetNodesReturnType = readonly NodeView[];
 
-/** STORE_UNAVAILABLE (unreachable); MALFORMED (schema); any ApiError code. */
+/** UNREACHABLE (coordinator not reachable); MALFORMED (schema); any ApiError code. */
 export type GetNodesErrorType = SwitchyardError;
 
 /**

@@ -6,7 +6,7 @@ import { request } from "./internal/request.ts";
 export type GetStatusReturnType = Status;
 
 /**
- * STORE_UNAVAILABLE with `details.unreachable` when the coordinator cannot be reached; MALFORMED
+ * UNREACHABLE when the coordinator cannot be reached. MALFORMED
  * when its answer does not match the API schema; any ApiError code it returns.
  */
 export type GetStatusErrorType = SwitchyardError;

@@ -15,7 +15,7 @@ export interface ListJobsParameters {
 /** Newest first, at most 100. */
 export type ListJobsReturnType = readonly JobView[];
 
-/** STORE_UNAVAILABLE (unreachable); MALFORMED (schema); any ApiError code. */
+/** UNREACHABLE (coordinator not reachable); MALFORMED (schema); any ApiError code. */
 export type ListJobsErrorType = SwitchyardError;
 
 /**

@@ -290,7 +290,7 @@ describe("errors", () => {
     await assert.rejects(getNodes(client), withCode("NOT_FOUND"));
   });
 
-  test("error: an unreachable coordinator is STORE_UNAVAILABLE naming the URL, marked unreachable", async () => {
+  test("error: an unreachable coordinator is UNREACHABLE naming the URL", async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const port = (closed.address() as AddressInfo).port;
@@ -299,9 +299,7 @@ describe("errors", () => {
     await assert.rejects(
       getStatus(client),
       (e: unknown) =>
-        isSwitchyardError(e, "STORE_UNAVAILABLE") &&
-        e.details["unreachable"] === true &&
-        e.message.includes(`unreachable at http://127.0.0.1:${port}`),
+        isSwitchyardError(e, "UNREACHABLE") && e.message.includes(`unreachable at http://127.0.0.1:${port}`),
     );
   });
 
@@ -310,7 +308,7 @@ describe("errors", () => {
     fake.postDelayMs = 300;
     await assert.rejects(
       signAndSubmit(client, { identity: alice, type: "faucet", body: { amount: "1" } }),
-      (e: unknown) => isSwitchyardError(e, "STORE_UNAVAILABLE") && e.details["reason"] === "timed out",
+      (e: unknown) => isSwitchyardError(e, "UNREACHABLE") && e.details["reason"] === "timed out",
     );
     // The outcome was unknown, so the next call asks the coordinator for the nonce again.
     await sleep(350);

@@ -22,7 +22,7 @@ export interface SignAndSubmitReturnType<T extends MessageType> {
 /**
  * MALFORMED when the body does not fit its type (nothing is sent); the coordinator's rejection
  * (INSUFFICIENT_FUNDS, NOT_AUTHORIZED, …; NONCE_REPLAYED only if it persists after one refetch);
- * STORE_UNAVAILABLE with `details.unreachable` when the coordinator cannot be reached.
+ * UNREACHABLE when the coordinator cannot be reached.
  */
 export type SignAndSubmitErrorType = SwitchyardError;
 

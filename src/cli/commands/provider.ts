@@ -64,7 +64,7 @@ export async function provider(options: ProviderCommandOptions, out: Output): Pr
     stake: options.stake,
     dataDir,
     devFaucet: options.devFaucet,
-    WebSocket: WebSocket as never,
+    WebSocket,
     ...(options.emulate
       ? { fetch: emulatedFetch(here, options.coordinator, cityPoint(options.coordinatorCity), locations) }
       : {}),
@@ -84,7 +84,7 @@ export async function provider(options: ProviderCommandOptions, out: Output): Pr
     key: running.publicKey,
     endpoint: running.endpoint,
     city: city.name,
-    throughput: running.onboarding,
+    throughput: running.onboarding.throughput,
     ...(options.emulate ? { latency: "emulated" } : {}),
   };
   if (options.readyJson) emit(ready);

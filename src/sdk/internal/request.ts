@@ -27,10 +27,8 @@ export interface RequestSpec<S extends z.ZodType> {
 /** The error for a coordinator that cannot be reached (refused, reset, DNS, timeout). */
 export function unreachable(client: Client, endpoint: string, cause: unknown): SwitchyardError {
   const reason = describeCause(cause);
-  // No error code names "unreachable" (docs/errors.md); STORE_UNAVAILABLE is the closest — the
-  // service behind the URL is not available — and details.unreachable lets callers tell it apart.
   return new SwitchyardError(
-    "STORE_UNAVAILABLE",
+    "UNREACHABLE",
     `the coordinator is unreachable at ${client.url} (${endpoint}: ${reason}); check that it is running and the URL is right`,
     { details: { url: client.url, endpoint, unreachable: true, reason }, cause },
   );
@@ -48,7 +46,7 @@ function describeCause(cause: unknown): string {
 
 /** True when `e` is the error {@link unreachable} builds: the request's outcome is unknown. */
 export function isUnreachable(e: unknown): boolean {
-  return e instanceof SwitchyardError && e.details["unreachable"] === true;
+  return e instanceof SwitchyardError && e.code === "UNREACHABLE";
 }
 
 export function buildUrl(client: Client, path: string, query?: RequestSpec<z.ZodType>["query"]): string {
