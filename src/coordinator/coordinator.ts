@@ -135,6 +135,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     crypto,
     clock,
     snapshotEvery: options.snapshotEvery ?? 50_000,
+    maxPending: limits.maxPendingMessages,
     metrics,
     logger,
     onDurable: (events) => hub?.deliver(events),

@@ -88,6 +88,55 @@ describe("durability", () => {
     }
   });
 
+  test("error: beyond maxPendingMessages a message is refused with 503 (overloaded) and changes nothing", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let held = 0;
+    const store = interceptedStore(memoryEventStore(), async (events) => {
+      if (events[0]!.seq === 0) return;
+      held++;
+      await gate;
+    });
+    const coordinator = await startTestCoordinator({ store, limits: { maxPendingMessages: 2 } });
+    try {
+      const signer = new Signer(coordinator.net);
+      const before = await statusHash(coordinator.url);
+      const first = submit(coordinator.url, signer.sign(alice, "faucet", { amount: 1n }));
+      const second = submit(coordinator.url, signer.sign(bob, "faucet", { amount: 2n }));
+      // Both applied (views read the applied state) while the first append is held: both are pending.
+      await waitFor("both to be applied", async () => {
+        const nonces = await Promise.all(
+          [alice, bob].map(
+            async (who) =>
+              (await get<{ nonce: string }>(coordinator.url, `/v1/accounts/${who.publicKey}`)).body.nonce,
+          ),
+        );
+        return held >= 1 && nonces.every((n) => n === "1") ? true : undefined;
+      });
+      assert.notEqual(await statusHash(coordinator.url), before);
+      const refused = await post<ApiError>(
+        coordinator.url,
+        "/v1/messages",
+        signer.wire(alice, "faucet", { amount: 3n }),
+      );
+      assert.equal(refused.status, 503);
+      assert.equal(refused.body.code, "STORE_UNAVAILABLE");
+      assert.equal(refused.body.details["reason"], "overloaded");
+      release();
+      const receipts = await Promise.all([first, second]);
+      assert.deepEqual(
+        receipts.map((r) => r.seq),
+        [1, 2],
+        "the admitted messages are acknowledged once durable; the refused one took no seq",
+      );
+    } finally {
+      release();
+      await coordinator.stop();
+    }
+  });
+
   test("restart on the same PGlite directory recovers the same state hash and head, and continues", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "switchyard-restart-"));
     try {

@@ -36,6 +36,12 @@ export interface CoordinatorLimits {
   readonly maxInFlightPerStream?: number;
   /** Bad frames before a stream client is disconnected (default 16). */
   readonly maxBadFrames?: number;
+  /**
+   * Messages admitted and not yet answered (verifying, queued, or being appended) beyond which new
+   * ones are refused with STORE_UNAVAILABLE, `details.reason: "overloaded"` (default 65,536: about
+   * ten seconds of work at full speed, and a bound on the memory a flood can take).
+   */
+  readonly maxPendingMessages?: number;
 }
 
 export interface CoordinatorOptions {
@@ -88,6 +94,7 @@ export const defaultLimits: ResolvedLimits = {
   maxBufferedBytes: 8 << 20,
   maxInFlightPerStream: 1024,
   maxBadFrames: 16,
+  maxPendingMessages: 65_536,
 };
 
 export function resolveLimits(limits: CoordinatorLimits = {}): ResolvedLimits {

@@ -26,6 +26,7 @@ import type { Hex32, JobId } from "../protocol/ids.ts";
 import { hashLogEvent, type LogPayload, type StoredEvent } from "../protocol/log.ts";
 import type { EventStore, LogHead, SnapshotInput } from "../store/event-store.ts";
 import { hashEventWithPayload, stateHashOfEncoded } from "./event-hash.ts";
+import { Fifo } from "./fifo.ts";
 import { asSwitchyardError } from "./http-errors.ts";
 import type { CoordinatorMetrics } from "./metrics.ts";
 import { type StageChange, StageStatusMirror } from "./stage-changes.ts";
@@ -53,6 +54,8 @@ export interface SequencerOptions {
   readonly clock: () => number;
   /** Put a snapshot after every this many events (0: only on stop). */
   readonly snapshotEvery: number;
+  /** Messages admitted and not yet answered beyond which new ones are refused (overload). */
+  readonly maxPending: number;
   readonly metrics: CoordinatorMetrics;
   readonly logger: Logger;
   /** Events just made durable, in log order. Called before their receipts resolve. */
@@ -100,7 +103,9 @@ export class Sequencer {
   readonly #mirror: StageStatusMirror;
   #appliedHash: Hex32;
   #durable: LogHead;
-  #queue: Admission[] = [];
+  #queue = new Fifo<Admission>();
+  /** Messages admitted and not yet answered (queued, buffered or being appended). */
+  #pending = 0;
   #buffer: Sequenced[] = [];
   #appending = false;
   #waiters: DurableWaiter[] = [];
@@ -152,6 +157,11 @@ export class Sequencer {
    * STORE_UNAVAILABLE when halted or stopping — in every refusal, nothing was appended.
    */
   submit(env: Envelope): Promise<Receipt> {
+    const refusal = this.#refusal(true);
+    if (refusal !== null) {
+      this.#o.metrics.rejected.inc({ code: refusal.code });
+      return Promise.reject(refusal);
+    }
     return this.#admit({ kind: "msg", env }, this.#o.crypto.verify(env)).then((ack) => ack.receipt!);
   }
 
@@ -182,15 +192,28 @@ export class Sequencer {
     }
   }
 
+  /** Why a new admission is refused now, if it is: halted, stopping, or (messages only) overloaded. */
+  #refusal(message: boolean): SwitchyardError | null {
+    if (this.#halted !== null) return this.#halted;
+    if (this.#closing) return stopping();
+    if (message && this.#pending >= this.#o.maxPending) return overloaded(this.#pending);
+    return null;
+  }
+
   #admit(payload: LogPayload, verdict: Promise<Verified> | null): Promise<Acknowledgement> {
-    const refusal = this.#halted ?? (this.#closing ? stopping() : null);
+    const refusal = this.#refusal(false);
     if (refusal !== null) return Promise.reject(refusal);
+    this.#pending++;
     return new Promise<Acknowledgement>((resolve, reject) => {
       const admission: Admission = {
         payload,
         verdict: verdict === null ? { ok: true, payload: null } : undefined,
         admittedAt: performance.now(),
-        settle: (o) => (o.ok ? resolve(o) : reject(o.error)),
+        settle: (o) => {
+          this.#pending--;
+          if (o.ok) resolve(o);
+          else reject(o.error);
+        },
       };
       this.#queue.push(admission);
       if (verdict === null) this.#pump();
@@ -204,7 +227,7 @@ export class Sequencer {
 
   /** Sequence admissions from the head of the queue while their verdicts are known. */
   #pump(): void {
-    while (this.#queue.length > 0 && this.#queue[0]!.verdict !== undefined) {
+    while (this.#queue.peek()?.verdict !== undefined) {
       const admission = this.#queue.shift()!;
       const verdict = admission.verdict!;
       if (this.#halted !== null) admission.settle({ ok: false, error: this.#halted });
@@ -369,7 +392,7 @@ export class Sequencer {
     );
     this.#halted = halted;
     this.#o.logger.fatal({ err: cause, durableSeq: this.#durable.seq }, "sequencer halted");
-    const queued = this.#queue.splice(0);
+    const queued = this.#queue.drain();
     const buffered = this.#buffer.splice(0);
     const waiters = this.#waiters.splice(0);
     for (const a of queued) a.settle({ ok: false, error: halted });
@@ -385,6 +408,14 @@ export class Sequencer {
     if (this.#queue.length > 0 || this.#buffer.length > 0 || this.#appending) return;
     for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
+}
+
+function overloaded(pending: number): SwitchyardError {
+  return new SwitchyardError(
+    "STORE_UNAVAILABLE",
+    `the coordinator is overloaded (${pending} messages waiting); retry shortly`,
+    { details: { reason: "overloaded", pending } },
+  );
 }
 
 function stopping(): SwitchyardError {
