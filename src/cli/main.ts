@@ -15,6 +15,7 @@ import { market } from "./commands/market.ts";
 import { nodes } from "./commands/nodes.ts";
 import { parseMicro, provider } from "./commands/provider.ts";
 import { submit } from "./commands/submit.ts";
+import { up } from "./commands/up.ts";
 import { runDemo } from "./demo.ts";
 import { runNetworkDemo } from "./demo-network.ts";
 import { createOutput } from "./output.ts";
@@ -26,6 +27,8 @@ run a network
               [--city CITY]          sequencer + API (default store: PGlite in DIR/log)
   provider --name NAME --city CITY [--class gpu|cpu|qpu] [--capacity N] [--price µ] [--stake µ]
            [--data-dir DIR] [--emulate]  a provider agent: benchmark, register, bond, offer, work
+  up [--providers N] [--cities A,B,C] [--coordinator-city CITY] [--port N] [--no-emulation]
+                                     a coordinator and N providers as processes in real cities
   demo [--in-process] [--data-dir DIR]
                                      the seed pipeline end to end, with settlement and audit
 use a network          (--coordinator URL, default ${defaultCoordinatorUrl}; --key FILE, default ${defaultKeyFile})
@@ -134,6 +137,33 @@ async function main(argv: string[]): Promise<number> {
           emulate: values.emulate as boolean,
           coordinatorCity: values["coordinator-city"] as string,
           readyJson: values["ready-json"] as boolean,
+        },
+        createOutput(values.json as boolean),
+      );
+    }
+    case "up": {
+      const { values } = parse(rest, {
+        "data-dir": { type: "string", default: ".switchyard/up" },
+        "coordinator-city": { type: "string", default: "Frankfurt" },
+        providers: { type: "string", default: "6" },
+        cities: { type: "string" },
+        port: { type: "string", default: "7300" },
+        "no-emulation": { type: "boolean", default: false },
+      });
+      const count = Number(values.providers);
+      if (!Number.isInteger(count) || count < 1 || count > 64) return usageError("--providers is 1..64");
+      const cities = (values.cities as string | undefined)
+        ?.split(",")
+        .map((c) => c.trim())
+        .filter(Boolean);
+      return up(
+        {
+          dataDir: values["data-dir"] as string,
+          coordinatorCity: values["coordinator-city"] as string,
+          providers: count,
+          ...(cities === undefined ? {} : { cities }),
+          port: portOf(values.port as string),
+          emulate: !(values["no-emulation"] as boolean),
         },
         createOutput(values.json as boolean),
       );
