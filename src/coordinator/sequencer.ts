@@ -18,7 +18,7 @@
  *   never continue in a state you cannot prove).
  */
 import type { Logger } from "pino";
-import { apply, type Effect, encodeState, type State, sequenceEvent, stateHash } from "../core/index.ts";
+import { apply, type Effect, encodeState, type State, sequenceEvent } from "../core/index.ts";
 import type { Receipt } from "../protocol/api.ts";
 import type { Envelope } from "../protocol/envelope.ts";
 import { SwitchyardError } from "../protocol/errors.ts";

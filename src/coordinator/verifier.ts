@@ -150,8 +150,8 @@ export function createCryptoPool(identity: Identity, threads: number): CryptoPoo
       if (batch === undefined) return;
       thread.outstanding.delete(reply.id);
       thread.queued -= size(batch);
-      batch.verify.forEach((v, i) => v.resolve(deserializeVerdict(reply.verdicts[i]!)));
-      batch.sign.forEach((s, i) => s.resolve(reply.receipts[i]!));
+      for (const [i, v] of batch.verify.entries()) v.resolve(deserializeVerdict(reply.verdicts[i]!));
+      for (const [i, s] of batch.sign.entries()) s.resolve(reply.receipts[i]!);
       if (thread.outstanding.size === 0) worker.unref();
     });
     const replace = () => {
