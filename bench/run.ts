@@ -4,12 +4,14 @@
  */
 import { appendSuite } from "./append.ts";
 import { applySuite } from "./apply.ts";
+import { coordinatorSuite } from "./coordinator.ts";
 import { type BenchSuite, runSuite } from "./lib.ts";
 import { matmulSuite } from "./matmul.ts";
 import { verifySuite } from "./verify.ts";
 
 const suites: Record<string, readonly BenchSuite[]> = {
   core: [applySuite, appendSuite, verifySuite, matmulSuite],
+  coordinator: [coordinatorSuite],
 };
 
 const name = process.argv[2];
