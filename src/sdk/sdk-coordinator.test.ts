@@ -174,7 +174,7 @@ describe("the SDK against a real coordinator", () => {
     await stopped.stop();
     await assert.rejects(
       getStatus(createClient({ url: stopped.url })),
-      (e: unknown) => isSwitchyardError(e, "STORE_UNAVAILABLE") && e.message.includes(stopped.url),
+      (e: unknown) => isSwitchyardError(e, "UNREACHABLE") && e.message.includes(stopped.url),
     );
   });
 });
