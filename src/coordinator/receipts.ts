@@ -1,44 +1,14 @@
 /**
- * Receipts: the coordinator's signed statement that a message is durable in the log at `seq` with
- * event hash `hash`. A client that keeps its receipts can later prove a dropped or reordered message
- * against anyone's copy of the log (DESIGN.md §2: trust in the operator is reduced to liveness and
- * ordering).
- *
- * The signature covers a domain tag and the canonical (RFC 8785) JSON of every field but `sig`, so
- * a receipt signature can never be confused with an envelope signature by the same key, and key
- * order or whitespace cannot change what was signed.
+ * Signing receipts with the coordinator's identity. The receipt bytes and their verification are
+ * isomorphic and live in src/protocol/receipt.ts (the SDK and audits verify with the same code).
  */
 import type { Receipt } from "../protocol/api.ts";
-import { concatBytes, fromHex, toHex, utf8 } from "../protocol/bytes.ts";
-import { canonicalBytes } from "../protocol/canonical.ts";
+import { toHex } from "../protocol/bytes.ts";
 import type { Ed25519 } from "../protocol/ed25519.ts";
 import type { Identity } from "../protocol/envelope.ts";
-import type { Hex32 } from "../protocol/ids.ts";
+import { receiptBytes, type UnsignedReceipt } from "../protocol/receipt.ts";
 
-const receiptDomain = utf8("switchyard:receipt\u0000");
-
-/** A receipt before it is signed. */
-export type UnsignedReceipt = Omit<Receipt, "sig">;
-
-/**
- * The bytes a coordinator signs for a receipt: `"switchyard:receipt\0" ‖ JCS({net, seq, hash, time,
- * coordinator})`.
- *
- * @example
- * const bytes = receiptBytes({ net: "dev", seq: 7, hash, time: 1767225600000, coordinator });
- */
-export function receiptBytes(receipt: UnsignedReceipt): Uint8Array {
-  return concatBytes(
-    receiptDomain,
-    canonicalBytes({
-      net: receipt.net,
-      seq: receipt.seq,
-      hash: receipt.hash,
-      time: receipt.time,
-      coordinator: receipt.coordinator,
-    }),
-  );
-}
+export { receiptBytes, type UnsignedReceipt, verifyReceipt } from "../protocol/receipt.ts";
 
 /**
  * Sign a receipt with the coordinator's identity; `coordinator` is set to its public key.
@@ -53,18 +23,4 @@ export function signReceipt(
 ): Receipt {
   const unsigned: UnsignedReceipt = { ...fields, coordinator: identity.publicKey };
   return { ...unsigned, sig: toHex(ed.sign(identity.secret, receiptBytes(unsigned))) };
-}
-
-/**
- * True when `receipt.sig` is the signature of `receipt.coordinator` over its fields — and, when
- * `coordinator` is given, that key is the one expected (a receipt signed by some other key proves
- * nothing about this coordinator). Total: malformed hex is `false`, never an exception.
- *
- * @example
- * if (!verifyReceipt(nodeEd25519, receipt, status.coordinator)) throw new Error("forged receipt");
- */
-export function verifyReceipt(ed: Ed25519, receipt: Receipt, coordinator?: Hex32 | string): boolean {
-  if (coordinator !== undefined && receipt.coordinator !== coordinator) return false;
-  if (!/^[0-9a-f]{64}$/.test(receipt.coordinator) || !/^[0-9a-f]{128}$/.test(receipt.sig)) return false;
-  return ed.verify(fromHex(receipt.coordinator), receiptBytes(receipt), fromHex(receipt.sig));
 }

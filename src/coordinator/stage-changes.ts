@@ -7,7 +7,7 @@
  * effects). Finished jobs leave the mirror, so it holds open jobs only.
  */
 import type { Effect, StageStatus, State } from "../core/index.ts";
-import { hashCanonical } from "../protocol/hash.ts";
+import { jobIdOf } from "../protocol/hash.ts";
 import type { JobId } from "../protocol/ids.ts";
 import type { LogEvent } from "../protocol/log.ts";
 
@@ -17,15 +17,11 @@ export interface StageChange {
   readonly status: StageStatus;
 }
 
-/**
- * The id the core gives a job: see core/jobs/submit.ts (`hashCanonical("job", {requester, nonce})`).
- * Duplicated here because the core reports no effect when a job is submitted; the coordinator's
- * tests check that the mirror finds every submitted job in the state.
- */
+/** The id the core gives the job a submitJob event creates (`jobIdOf`, shared with core and SDK). */
 function submittedJobId(event: LogEvent): JobId | null {
   if (event.payload.kind !== "msg" || event.payload.env.type !== "submitJob") return null;
   const env = event.payload.env;
-  return hashCanonical("job", { requester: env.signer, nonce: env.nonce.toString() }) as string as JobId;
+  return jobIdOf(env.signer, env.nonce);
 }
 
 /** Jobs an event may have changed. */

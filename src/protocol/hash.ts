@@ -5,7 +5,7 @@
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, toHex, utf8 } from "./bytes.ts";
 import { canonicalBytes } from "./canonical.ts";
-import type { Cid, Hex32 } from "./ids.ts";
+import type { Cid, Hex32, JobId, OfferId } from "./ids.ts";
 
 export function sha256(bytes: Uint8Array): Uint8Array {
   return nobleSha256(bytes);
@@ -45,4 +45,17 @@ export function hashCanonical(domain: string, value: unknown): Hex32 {
 /** The content id of a blob: plain SHA-256 of its bytes, hex-encoded. */
 export function contentId(bytes: Uint8Array): Cid {
   return sha256Hex(bytes) as string as Cid;
+}
+
+/**
+ * The id of the job a `submitJob` message creates: bound to its requester and the message's nonce,
+ * so it is unique and known to the requester as soon as the message is signed.
+ */
+export function jobIdOf(requester: string, nonce: bigint): JobId {
+  return hashCanonical("job", { requester, nonce: nonce.toString() }) as string as JobId;
+}
+
+/** The id of the offer a `postOffer` message creates (same construction as jobIdOf). */
+export function offerIdOf(provider: string, nonce: bigint): OfferId {
+  return hashCanonical("offer", { provider, nonce: nonce.toString() }) as string as OfferId;
 }

@@ -1,7 +1,7 @@
 import type { Receipt } from "../protocol/api.ts";
 import type { Envelope, Identity } from "../protocol/envelope.ts";
 import type { SwitchyardError } from "../protocol/errors.ts";
-import { hashCanonical } from "../protocol/hash.ts";
+import { jobIdOf } from "../protocol/hash.ts";
 import type { JobId } from "../protocol/ids.ts";
 import type { SubmitJob, WireMessageBody } from "../protocol/messages.ts";
 import type { Client } from "./create-client.ts";
@@ -46,9 +46,6 @@ export async function submitJob(
     type: "submitJob",
     body: parameters.spec,
   });
-  const jobId = hashCanonical("job", {
-    requester: envelope.signer,
-    nonce: envelope.nonce.toString(),
-  }) as string as JobId;
+  const jobId = jobIdOf(envelope.signer, envelope.nonce);
   return { jobId, receipt, envelope };
 }

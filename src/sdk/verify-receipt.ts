@@ -1,6 +1,5 @@
 import type { Receipt } from "../protocol/api.ts";
-import { concatBytes, fromHex, utf8 } from "../protocol/bytes.ts";
-import { canonicalBytes } from "../protocol/canonical.ts";
+import { verifyReceipt as verifyReceiptBytes } from "../protocol/receipt.ts";
 import type { Client } from "./create-client.ts";
 
 export interface VerifyReceiptParameters {
@@ -18,13 +17,10 @@ export type VerifyReceiptReturnType = boolean;
 /** Never throws: malformed keys or signatures are `false`. */
 export type VerifyReceiptErrorType = never;
 
-const receiptDomain = utf8("switchyard:receipt\u0000");
-
 /**
  * Checks a receipt's signature: the coordinator's Ed25519 signature over
- * `"switchyard:receipt\0" ‖ JCS({net, seq, hash, time, coordinator})`. The byte layout is the one
- * `receiptBytes` in src/coordinator/receipts.ts signs (the SDK may not import the coordinator;
- * verify-receipt.test.ts pins the two together).
+ * `"switchyard:receipt\0" ‖ JCS({net, seq, hash, time, coordinator})` — the bytes of
+ * src/protocol/receipt.ts, which the coordinator signs.
  *
  * @example
  * const { coordinator } = await getStatus(client);
@@ -32,18 +28,5 @@ const receiptDomain = utf8("switchyard:receipt\u0000");
  * if (!verifyReceipt(client, { receipt, coordinator })) throw new Error("forged receipt");
  */
 export function verifyReceipt(client: Client, parameters: VerifyReceiptParameters): VerifyReceiptReturnType {
-  const { receipt, coordinator } = parameters;
-  if (coordinator !== undefined && receipt.coordinator !== coordinator) return false;
-  if (!/^[0-9a-f]{64}$/.test(receipt.coordinator) || !/^[0-9a-f]{128}$/.test(receipt.sig)) return false;
-  const bytes = concatBytes(
-    receiptDomain,
-    canonicalBytes({
-      net: receipt.net,
-      seq: receipt.seq,
-      hash: receipt.hash,
-      time: receipt.time,
-      coordinator: receipt.coordinator,
-    }),
-  );
-  return client.ed.verify(fromHex(receipt.coordinator), bytes, fromHex(receipt.sig));
+  return verifyReceiptBytes(client.ed, parameters.receipt, parameters.coordinator);
 }

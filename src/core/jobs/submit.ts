@@ -3,8 +3,7 @@
  * anything is matched — so a job can never overdraw, whatever happens later.
  */
 import { SwitchyardError } from "../../protocol/errors.ts";
-import { hashCanonical } from "../../protocol/hash.ts";
-import type { JobId } from "../../protocol/ids.ts";
+import { jobIdOf } from "../../protocol/hash.ts";
 import type { MessageBody, StageSpec } from "../../protocol/messages.ts";
 import type { MessageContext } from "../context.ts";
 import { available, escrow } from "../ledger/accounts.ts";
@@ -102,7 +101,7 @@ export function applySubmitJob(ctx: MessageContext, body: MessageBody<"submitJob
   }
   requireFunds(state, available(ctx.signer), body.budget, "job budget");
 
-  const id = hashCanonical("job", { requester: ctx.signer, nonce: ctx.nonce.toString() }) as string as JobId;
+  const id = jobIdOf(ctx.signer, ctx.nonce);
   const stages = new Map<string, Stage>();
   const specs = new Map(body.stages.map((s) => [s.name, s]));
   for (const name of order) {

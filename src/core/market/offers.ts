@@ -1,6 +1,6 @@
 /** Offers: a provider's standing ask for some of its capacity at a price per unit-second. */
 import { SwitchyardError } from "../../protocol/errors.ts";
-import { hashCanonical } from "../../protocol/hash.ts";
+import { offerIdOf } from "../../protocol/hash.ts";
 import type { OfferId } from "../../protocol/ids.ts";
 import type { MessageBody } from "../../protocol/messages.ts";
 import type { MessageContext } from "../context.ts";
@@ -25,10 +25,7 @@ export function applyPostOffer(ctx: MessageContext, body: MessageBody<"postOffer
     );
   }
   // The id binds the offer to its author and nonce, so it is unique and unforgeable.
-  const id = hashCanonical("offer", {
-    provider: ctx.signer,
-    nonce: ctx.nonce.toString(),
-  }) as string as OfferId;
+  const id = offerIdOf(ctx.signer, ctx.nonce);
   const offer: Offer = {
     id,
     provider: ctx.signer,
