@@ -10,7 +10,7 @@ const stage: SpotRateInput = {
   stakeMicro: 10_000_000n,
   slashBps: 5_000,
   cheatGainMicro: 800_000n,
-  verifierFeeMicro: 62_500n,
+  verifierFeeMicro: 31_250n,
   riskPpm: 1_000_000,
 };
 const noFloor = { floorPpm: 1, marginPpm: 0, newcomerPpm: 1 };
@@ -53,11 +53,11 @@ test("reputation lowers the rate toward the base, never below it and never to 0"
     last = r.ppm;
   }
   assert.equal(spotCheckRate(stage).ppm, 1_000_000, "a newcomer is always checked");
-  assert.equal(last, 500_001);
+  assert.equal(last, 750_001);
 });
 
 test("the expected verifier fee is p × fee", () => {
-  assert.equal(spotCheckRate({ ...stage, riskPpm: 0 }).expectedVerifierFeeMicro, 31_250n);
+  assert.equal(spotCheckRate({ ...stage, riskPpm: 0 }).expectedVerifierFeeMicro, 23_438n);
 });
 
 test("error: negative money, bad ppm and a zero floor are MALFORMED", () => {

@@ -23,10 +23,11 @@ import { chancePpm, checkPpm, ppmScale, uniformBelow } from "./beacon.ts";
 /** Governed tunables of the spot policy (to join the parameter registry with the integration). */
 export interface SpotPolicyParams {
   /**
-   * Lowest check probability for anyone. 500,000 ppm is set by the detection target, not by the
-   * economics: a provider cheating on 1% of 1,000 stages (10 cheats) escapes with probability
-   * (1 − p)^10, which is ≤ 0.001 only for p ≥ 0.499. A check re-executes one of m segments, so the
-   * floor costs p/m of the useful compute (≈ 0.031 for m = 16).
+   * Lowest check probability for anyone. 750,000 ppm is set by the detection target, not by the
+   * economics: a provider that cheats independently on a fraction r of N stages escapes every
+   * check with probability (1 − r·p)^N ≈ e^(−r·N·p), which is ≤ δ = 0.001 for r = 1%, N = 1,000
+   * only when p ≥ ln(1000) / 10 ≈ 0.691; 0.75 leaves room for sampling. A check re-executes one
+   * of m segments, so the floor costs p/m of the useful compute (0.023 for m = 32).
    */
   readonly floorPpm: number;
   /** Safety margin over the break-even rate, for mis-estimated costs (250,000 = +25%). */
@@ -36,7 +37,7 @@ export interface SpotPolicyParams {
 }
 
 export const defaultSpotPolicy: SpotPolicyParams = {
-  floorPpm: 500_000,
+  floorPpm: 750_000,
   marginPpm: 250_000,
   newcomerPpm: 1_000_000,
 };

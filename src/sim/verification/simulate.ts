@@ -48,13 +48,16 @@ export interface Economics {
   readonly verifierFeeMicro: bigint;
 }
 
-/** 1 credit per stage, 80% of it compute cost, 10 credits of stake, half slashed on a fault. */
+/**
+ * 1 credit per stage, 80% of it compute cost, 10 credits of stake, half slashed on a fault, and a
+ * verifier fee that covers re-executing one of 32 segments with a margin.
+ */
 export const defaultEconomics: Economics = {
   paymentMicro: 1_000_000n,
   costMicro: 800_000n,
   stakeMicro: 10_000_000n,
   slashBps: 5_000,
-  verifierFeeMicro: 62_500n,
+  verifierFeeMicro: 31_250n,
 };
 
 export interface VerificationSimConfig {
@@ -79,6 +82,8 @@ export interface VerificationSimConfig {
   readonly skipHonestChecks?: boolean;
   /** Distinct workloads to draw from (default 16). */
   readonly workloads?: number;
+  /** Honest runs to draw workloads from, to share one pool between many short simulations. */
+  readonly pool?: readonly StageRun[];
 }
 
 export interface VerificationSimReport {
@@ -151,6 +156,11 @@ function verdictOf(
   return { verdict: check.verdict, check };
 }
 
+/** `count` honest runs of random workloads. */
+export function workloadPool(rng: SimRandom, count: number): StageRun[] {
+  return Array.from({ length: count }, () => honestRun(makeWorkload(rng)));
+}
+
 /** Runs the simulation. */
 export function simulateVerification(config: VerificationSimConfig): VerificationSimReport {
   const rng = new SimRandom(config.seed);
@@ -158,7 +168,7 @@ export function simulateVerification(config: VerificationSimConfig): Verificatio
   const policy = config.policy ?? defaultSpotPolicy;
   const committeeSize = config.committeeSize ?? 1;
   const canaryRate = config.canaryRatePpm ?? 0;
-  const pool = Array.from({ length: config.workloads ?? 16 }, () => honestRun(makeWorkload(rng)));
+  const pool = config.pool ?? workloadPool(rng, config.workloads ?? 16);
   const active = verifiersOf(config);
   const canarySecret = sha256Hex(utf8(`canary secret ${config.seed}`));
   let reputation: ReputationRecord = emptyReputation;

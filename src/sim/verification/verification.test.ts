@@ -24,7 +24,7 @@ for (const strategy of cheatStrategies) {
       verifiers: { honest: 20 },
       policy: uncertain,
     });
-    assert.ok(r.cheated > 100 && r.caught > 20, `cheated ${r.cheated}, caught ${r.caught}`);
+    assert.ok(r.cheated > 100 && r.caught > 10, `cheated ${r.cheated}, caught ${r.caught}`);
     const tolerance = sigmas * Math.sqrt(r.claimedVariance);
     assert.ok(
       Math.abs(r.caught - r.claimedCatches) <= tolerance,
@@ -66,10 +66,10 @@ test("lazy verifiers are caught by canaries and ejected; honest verifiers are no
   });
   assert.equal(r.lazyCaught.length, 10, "every lazy verifier is caught");
   assert.ok(r.verifierSlashes.every((s) => s.behaviour === "lazy"));
-  // A lazy verifier is caught at its first canary; with ~20 verifiers, p ≈ 0.6 checks and 0.05
-  // canaries per stage, a canary is ~1/13 of its assignments, so it lasts ~13 assignments.
-  // P(a given one survives 200) < (1 − 1/13)^200 ≈ 1e-7.
-  for (const l of r.lazyCaught) assert.ok(l.afterChecks <= 200, `${l.id} lasted ${l.afterChecks} checks`);
+  // A lazy verifier is caught at its first canary; with p ≥ 0.75 checks and 0.05 canaries per
+  // stage, a canary is ≥ 1/16 of its assignments, so it lasts ~16 assignments on average and
+  // survives 300 with probability below (1 − 1/16)^300 ≈ 4e-9.
+  for (const l of r.lazyCaught) assert.ok(l.afterChecks <= 300, `${l.id} lasted ${l.afterChecks} checks`);
 });
 
 test("collusion succeeds no more often than the committee-capture probability", () => {

@@ -28,10 +28,10 @@ import {
 import type { SimRandom } from "../random.ts";
 
 export const program = qaoaMaxCut;
-/** 7 qubits × 4 layers: 32 steps; a checkpoint every 2 steps gives 16 segments. */
+/** 7 qubits × 8 layers: 64 steps; a checkpoint every 2 steps gives 32 segments. */
 export const checkpointEvery = 2;
 const nodes = 7;
-const layers = 4;
+const layers = 8;
 
 export type CheatStrategy = "wrong-result" | "skipped-steps" | "replayed-output";
 export const cheatStrategies: readonly CheatStrategy[] = ["wrong-result", "skipped-steps", "replayed-output"];
