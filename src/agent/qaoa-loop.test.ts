@@ -16,7 +16,9 @@ import type { MaxCutGraph } from "../runtime/programs/qaoa-maxcut.ts";
 import type { FetchLike } from "../sdk/create-client.ts";
 import { simIdentity } from "../sim/local-network.ts";
 import { type AgentHttpServer, serveApp } from "./http.ts";
-import { loopOf, type QpuLoopHost, qpuLoopHost, runOptimizerLoop } from "./qaoa-loop.ts";
+import { loopOf } from "./qaoa-loop.ts";
+import { runOptimizerLoop } from "./qaoa-loop-optimizer.ts";
+import { type QpuLoopHost, qpuLoopHost } from "./qaoa-loop-qpu.ts";
 
 const graph: MaxCutGraph = {
   nodes: 6,

@@ -1,0 +1,141 @@
+/**
+ * The public types of the provider agent (`startProvider` in provider.ts, which re-exports them):
+ * its options, the events it reports, its counters and the handle it returns.
+ */
+import type { Assignment } from "../protocol/api.ts";
+import type { Identity } from "../protocol/envelope.ts";
+import type { SwitchyardError } from "../protocol/errors.ts";
+import type { Cid, PublicKeyHex } from "../protocol/ids.ts";
+import type { WorkerPool } from "../runtime/pool.ts";
+import type { FetchLike, WebSocketConstructorLike } from "../sdk/create-client.ts";
+import type { Backoff, StreamStatus } from "../sdk/index.ts";
+import type { BenchmarkOptions } from "./benchmark.ts";
+import type { FetchBlobResult } from "./blob-fetch.ts";
+import type { StageJournal, StageResult } from "./journal.ts";
+import type { OnboardReport, ProviderNode } from "./onboard.ts";
+
+export interface StartProviderOptions {
+  /** The coordinator's base URL. */
+  readonly coordinatorUrl: string;
+  /** The provider's identity (`loadIdentity(path)` from the keystore); its public key is the node id. */
+  readonly identity: Identity;
+  readonly node: ProviderNode;
+  /** Asking price in micro-credits per unit-second. */
+  readonly pricePerUnitSecond: bigint;
+  /** Capacity of the offer (default the node's capacity). */
+  readonly offerCapacity?: number;
+  /** Bonded stake to hold, in micro-credits; bonded up to this at start. */
+  readonly stake: bigint;
+  /** Directory for the agent's blobs (`<dataDir>/blobs`) and journal (`<dataDir>/journal`). */
+  readonly dataDir: string;
+  /** Worker threads for programs (default min(capacity, cores − 1)). Ignored when `pool` is given. */
+  readonly poolSize?: number;
+  /** A worker pool to share (tests, several agents in one process); the agent does not close it. */
+  readonly pool?: WorkerPool;
+  /** On a dev network, take what the bond needs from the faucet (default false). */
+  readonly devFaucet?: boolean;
+  /** Credits requested from the faucet beyond the bond (default 10 credits). */
+  readonly faucetMargin?: bigint;
+  /**
+   * Every HTTP request of the agent — to the coordinator, to other agents for blobs and loop
+   * rounds — goes through this. The CLI passes `withEmulatedLatency(fetch, here, pointOf)`.
+   */
+  readonly fetch?: FetchLike;
+  /** Default the `ws` package's client. */
+  readonly WebSocket?: WebSocketConstructorLike;
+  /** Interface for the agent's HTTP server (default 127.0.0.1). */
+  readonly host?: string;
+  /** Port (default: the port of the endpoint this node registered earlier, else any free port). */
+  readonly port?: number;
+  /** The URL other agents reach this one at (default `http://host:port`). */
+  readonly publicUrl?: string;
+  /** Checkpoint every k steps (default 4, as the in-process pipeline). */
+  readonly checkpointEvery?: number;
+  readonly benchmark?: BenchmarkOptions;
+  /** Chunk size of served blobs (default 256 KiB). */
+  readonly blobChunkSize?: number;
+  /** Blob requests served at once (default 32). */
+  readonly maxBlobRequests?: number;
+  /** Reconnect backoff of the assignment stream. */
+  readonly backoff?: Backoff;
+  /** How long `stop()` waits for work in progress before cutting it off (default 10 s). */
+  readonly stopGraceMs?: number;
+  /** Progress and problems, for logs and the CLI. */
+  readonly onEvent?: (event: ProviderEvent) => void;
+}
+
+export type ProviderEvent =
+  | { readonly type: "ready"; readonly endpoint: string; readonly onboarding: OnboardReport }
+  | { readonly type: "connection"; readonly status: StreamStatus }
+  | {
+      readonly type: "assignment";
+      readonly assignment: Assignment;
+      readonly plan: "start" | "compute" | "recommit";
+    }
+  | {
+      readonly type: "input";
+      readonly jobId: string;
+      readonly stage: string;
+      readonly cid: Cid;
+      /** True when the blob was already in this agent's store. */
+      readonly local: boolean;
+      /** How it moved, when it was fetched: from which agent, how many bytes, requests and ms. */
+      readonly transfer?: InputTransfer;
+    }
+  | {
+      readonly type: "computed";
+      readonly jobId: string;
+      readonly stage: string;
+      readonly result: StageResult;
+      readonly ms: number;
+    }
+  | {
+      readonly type: "loop";
+      readonly jobId: string;
+      readonly stage: string;
+      readonly role: "qpu" | "optimizer";
+      readonly rounds: number;
+      readonly roundTrips?: number;
+      readonly loopMs?: number;
+    }
+  | {
+      readonly type: "committed";
+      readonly jobId: string;
+      readonly stage: string;
+      readonly seq?: number;
+      readonly already?: boolean;
+    }
+  | { readonly type: "abandoned"; readonly jobId: string; readonly stage: string; readonly reason: string }
+  | {
+      readonly type: "error";
+      readonly jobId?: string;
+      readonly stage?: string;
+      readonly error: SwitchyardError;
+    };
+
+export type InputTransfer = Omit<FetchBlobResult, "bytes" | "cid"> & { readonly size: number };
+
+export interface ProviderStats {
+  readonly assignments: number;
+  readonly computed: number;
+  readonly committed: number;
+  /** Commits sent again after a restart (the result was reused, not recomputed). */
+  readonly recommitted: number;
+  readonly bytesFetched: number;
+  readonly bytesServed: number;
+  readonly loopRounds: number;
+  readonly loopRoundTrips: number;
+  readonly loopMs: number;
+  readonly errors: number;
+}
+
+export interface Provider {
+  readonly publicKey: PublicKeyHex;
+  /** Where this agent serves blobs and loops. */
+  readonly endpoint: string;
+  readonly onboarding: OnboardReport;
+  readonly journal: StageJournal;
+  stats(): ProviderStats;
+  /** Stop taking work, let work in progress finish (up to `stopGraceMs`), close everything. */
+  stop(): Promise<void>;
+}
