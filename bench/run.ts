@@ -7,11 +7,13 @@ import { applySuite } from "./apply.ts";
 import { coordinatorSuite } from "./coordinator.ts";
 import { type BenchSuite, runSuite } from "./lib.ts";
 import { matmulSuite } from "./matmul.ts";
+import { verificationSuite } from "./verification.ts";
 import { verifySuite } from "./verify.ts";
 
 const suites: Record<string, readonly BenchSuite[]> = {
   core: [applySuite, appendSuite, verifySuite, matmulSuite],
   coordinator: [coordinatorSuite],
+  verification: [verificationSuite],
 };
 
 const name = process.argv[2];
