@@ -13,6 +13,7 @@
  * gives the same placement on every replica. Every placement explains itself: for each stage, the
  * chosen provider and the runner-up with the other stages held where they are, term by term.
  */
+import { SwitchyardError } from "../../protocol/errors.ts";
 import { costDifference, costTerms, type EffectiveCost, timeValue } from "./effective-cost.ts";
 import {
   type Assignment,
@@ -20,6 +21,7 @@ import {
   type CompiledPipeline,
   edgeCost,
   objective,
+  type Provider,
   type RoutingNetwork,
   siteTransferMs,
   unaryCost,
@@ -28,7 +30,13 @@ import {
 export const policies = ["market", "exact", "single-region", "nearest", "price-only"] as const;
 export type Policy = (typeof policies)[number];
 
-/** Providers by resource class, then by site, each site's list sorted by price per unit of work. */
+/**
+ * Providers by resource class, then by (site, throughput band), each list sorted by price per unit
+ * of work. A stage's cost on a provider is roughly work / throughput × (price × units + value of
+ * time), so within one band (throughputs within a factor 1.25) the price-per-work order is close to
+ * the cost order and the scan of a list stops after a few providers; across bands it is not, which
+ * is why bands are separate lists.
+ */
 export interface ProviderIndex {
   readonly byClass: ReadonlyMap<string, readonly SiteBucket[]>;
 }
@@ -40,27 +48,39 @@ interface SiteBucket {
   readonly maxThroughput: number;
 }
 
-/** Builds the index once per network (O(n log n)); placement then skips whole sites and tails. */
+/** Throughput band: the number of factors 1.25 above 1/64 (multiplications only: deterministic). */
+function throughputBand(throughput: number): number {
+  let band = 0;
+  for (let edge = 1 / 64; edge * 1.25 <= throughput && band < 64; edge *= 1.25) band++;
+  return band;
+}
+
+/** Builds the index once per network (O(n log n)); placement then skips whole lists and tails. */
 export function buildProviderIndex(network: RoutingNetwork): ProviderIndex {
   const groups = new Map<string, Map<number, number[]>>();
   network.providers.forEach((p, i) => {
     const bySite = groups.get(p.resourceClass) ?? new Map<number, number[]>();
     groups.set(p.resourceClass, bySite);
-    const list = bySite.get(p.site) ?? [];
+    const key = p.site * 128 + throughputBand(p.throughput);
+    const list = bySite.get(key) ?? [];
     list.push(i);
-    bySite.set(p.site, list);
+    bySite.set(key, list);
   });
   const byClass = new Map<string, SiteBucket[]>();
+  const ps = network.providers;
   for (const cls of [...groups.keys()].sort()) {
     const buckets: SiteBucket[] = [];
-    for (const [site, list] of [...groups.get(cls)!].sort((a, b) => a[0] - b[0])) {
-      const ps = network.providers;
+    for (const [key, list] of [...groups.get(cls)!].sort((a, b) => a[0] - b[0])) {
       list.sort((a, b) => {
         const ka = ps[a]!.pricePerUnitSecond * ps[b]!.throughput;
         const kb = ps[b]!.pricePerUnitSecond * ps[a]!.throughput;
         return ka - kb || ps[a]!.id - ps[b]!.id;
       });
-      buckets.push({ site, providers: list, maxThroughput: Math.max(...list.map((i) => ps[i]!.throughput)) });
+      buckets.push({
+        site: Math.floor(key / 128),
+        providers: list,
+        maxThroughput: Math.max(...list.map((i) => ps[i]!.throughput)),
+      });
     }
     byClass.set(cls, buckets);
   }
@@ -95,36 +115,84 @@ export function rankProviders(
     x.cost.total < y.cost.total ||
     (x.cost.total === y.cost.total && network.providers[x.provider]!.id < network.providers[y.provider]!.id);
   const verificationFactor = 1 + s.verificationBps / 10_000;
-  for (const bucket of index.byClass.get(s.resourceClass) ?? []) {
-    const held = network.sites[bucket.site]!.jurisdictions;
-    if (s.jurisdictions !== undefined && !s.jurisdictions.some((j) => held.includes(j))) continue;
-    const edges = siteEdgeCost(c, stage, bucket.site, sites);
+  const computeBound = (p: Provider) =>
+    Math.floor((p.pricePerUnitSecond * s.units * ((s.work * 1000) / p.throughput - 0.5)) / 1000) - 1;
+  // Each list gets a lower bound (its site's delay terms, which every provider there shares, plus
+  // the cheapest compute and execution time in it); lists are scanned in bound order and the scan
+  // stops at the first list whose bound exceeds the runner-up so far.
+  const buckets = index.byClass.get(s.resourceClass) ?? [];
+  // Per site: the edge costs to placed stages (−1: excluded by jurisdiction or a latency bound) and
+  // the ms to move the source input there; every provider at a site shares them.
+  const siteEdges = new Float64Array(network.sites.length).fill(Number.NaN);
+  const siteSourceMs = new Float64Array(network.sites.length);
+  let scale = 1024;
+  while (scale < buckets.length) scale *= 2;
+  // (floored bound) × scale + list number, sorted natively: the bound order with a deterministic tie.
+  const keys = new Float64Array(buckets.length);
+  let count = 0;
+  for (let b = 0; b < buckets.length; b++) {
+    const bucket = buckets[b]!;
+    const site = bucket.site;
+    if (Number.isNaN(siteEdges[site]!)) {
+      const held = network.sites[site]!.jurisdictions;
+      if (s.jurisdictions !== undefined && !s.jurisdictions.some((j) => held.includes(j)))
+        siteEdges[site] = -1;
+      else {
+        siteEdges[site] = siteEdgeCost(c, stage, site, sites);
+        siteSourceMs[site] = siteTransferMs(network, c.sourceBytes[stage]!, c.pipeline.sourceSite, site);
+      }
+    }
+    const edges = siteEdges[site]!;
     if (edges < 0) continue;
-    const sourceDelay = timeValue(
-      vot,
-      siteTransferMs(network, c.sourceBytes[stage]!, c.pipeline.sourceSite, bucket.site),
-    );
     const timeBound = timeValue(vot, (s.work * 1000) / bucket.maxThroughput - 0.5);
+    const first = network.providers[bucket.providers[0]!]!;
+    const bound =
+      computeBound(first) * verificationFactor + timeBound + edges + timeValue(vot, siteSourceMs[site]!);
+    keys[count++] = Math.floor(bound) * scale + b;
+  }
+  const order = keys.subarray(0, count).sort();
+  let secondTotal = Number.POSITIVE_INFINITY;
+  for (const key of order) {
+    const bound = Math.floor(key / scale);
+    if (bound > secondTotal) break;
+    const bucket = buckets[key - bound * scale]!;
+    const edges = siteEdges[bucket.site]!;
+    const sourceMs = siteSourceMs[bucket.site]!;
+    const fixed =
+      timeValue(vot, (s.work * 1000) / bucket.maxThroughput - 0.5) + edges + timeValue(vot, sourceMs);
     for (const i of bucket.providers) {
       const p = network.providers[i]!;
-      const prune = second ?? null;
-      if (prune !== null) {
-        const computeBound =
-          Math.floor((p.pricePerUnitSecond * s.units * ((s.work * 1000) / p.throughput - 0.5)) / 1000) - 1;
-        if (computeBound * verificationFactor + timeBound + sourceDelay + edges > prune.cost.total) break;
-      }
+      if (computeBound(p) * verificationFactor + fixed > secondTotal) break;
       if (p.capacity < s.units || free[i]! - (pipelineUse.get(i) ?? 0) < s.units) continue;
+      // The effective cost's total, inline and allocation-free (effective-cost.ts, same floors);
+      // the full term-by-term cost is built only for the two best.
+      const duration = Math.round((s.work * 1000) / p.throughput);
+      const compute = Math.floor((p.pricePerUnitSecond * s.units * duration) / 1000);
+      const time = Math.floor((vot * duration) / 1000);
+      const delay = Math.floor((vot * Math.round(p.queueMs + sourceMs)) / 1000);
+      const risk = Math.floor(((compute + time) * p.failureBps) / 10_000);
+      const verification = Math.floor((compute * s.verificationBps) / 10_000);
+      const total = compute + time + delay + risk + verification + edges;
+      if (total > secondTotal || (total === secondTotal && p.id > network.providers[second!.provider]!.id))
+        continue;
       const unary = unaryCost(c, stage, p);
+      if (unary.total + edges !== total) {
+        throw new SwitchyardError(
+          "INVARIANT_VIOLATED",
+          `inline cost ${total} ≠ effective cost ${unary.total + edges}`,
+        );
+      }
       const cand: Candidate = {
         provider: i,
-        cost: { ...unary, delay: unary.delay + edges, total: unary.total + edges },
+        cost: { ...unary, delay: unary.delay + edges, total },
       };
       if (better(cand, best)) {
         second = best;
         best = cand;
-      } else if (better(cand, second)) {
+      } else {
         second = cand;
       }
+      if (second !== null) secondTotal = second.cost.total;
     }
   }
   return { best, runnerUp: second };
@@ -195,13 +263,26 @@ export function placeMarket(
   const assignment: number[] = new Array(n).fill(-1);
   const sites: number[] = new Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
-    const { best } = rankProviders(c, index, i, sites, free, useMap(c, assignment, i));
+    const { best, runnerUp } = rankProviders(c, index, i, sites, free, useMap(c, assignment, i));
     if (best === null) {
       return {
         ok: false,
         policy: "market",
         stage: c.pipeline.stages[i]!.name,
         reason: "no eligible provider",
+      };
+    }
+    if (n === 1) {
+      // One stage has no edges: the greedy choice is the optimum and its ranking is the explanation.
+      const explanation = [
+        explainStage(c.pipeline.stages[0]!.name, best.provider, best.cost, best, runnerUp),
+      ];
+      return {
+        ok: true,
+        policy: "market",
+        assignment: [best.provider],
+        objective: best.cost.total,
+        explanation,
       };
     }
     assignment[i] = best.provider;
@@ -244,18 +325,28 @@ export function explainPlacement(
     const edges = Math.max(0, siteEdgeCost(c, i, p.site, sites));
     const cost = { ...unary, delay: unary.delay + edges, total: unary.total + edges };
     const { best, runnerUp } = rankProviders(c, index, i, sites, free, useMap(c, assignment as number[], i));
-    const other = best !== null && best.provider !== chosen ? best : runnerUp;
-    if (other === null || other.provider === chosen) return { stage: s.name, provider: chosen, cost };
-    const difference = costDifference(cost, other.cost);
-    let decidedBy: (typeof costTerms)[number] = costTerms[0];
-    for (const t of costTerms) if (difference[t] > difference[decidedBy]) decidedBy = t;
-    return {
-      stage: s.name,
-      provider: chosen,
-      cost,
-      runnerUp: { provider: other.provider, cost: other.cost, difference, decidedBy },
-    };
+    return explainStage(s.name, chosen, cost, best, runnerUp);
   });
+}
+
+function explainStage(
+  stage: string,
+  chosen: number,
+  cost: EffectiveCost,
+  best: Candidate | null,
+  runnerUp: Candidate | null,
+): StageExplanation {
+  const other = best !== null && best.provider !== chosen ? best : runnerUp;
+  if (other === null || other.provider === chosen) return { stage, provider: chosen, cost };
+  const difference = costDifference(cost, other.cost);
+  let decidedBy: (typeof costTerms)[number] = costTerms[0];
+  for (const t of costTerms) if (difference[t] > difference[decidedBy]) decidedBy = t;
+  return {
+    stage,
+    provider: chosen,
+    cost,
+    runnerUp: { provider: other.provider, cost: other.cost, difference, decidedBy },
+  };
 }
 
 function finish(
