@@ -6,7 +6,9 @@ import { appendSuite } from "./append.ts";
 import { applySuite } from "./apply.ts";
 import { coordinatorSuite } from "./coordinator.ts";
 import { type BenchSuite, runSuite } from "./lib.ts";
+import { marketSuite } from "./market.ts";
 import { matmulSuite } from "./matmul.ts";
+import { routingSuite } from "./routing.ts";
 import { verificationSuite } from "./verification.ts";
 import { verifySuite } from "./verify.ts";
 
@@ -14,6 +16,8 @@ const suites: Record<string, readonly BenchSuite[]> = {
   core: [applySuite, appendSuite, verifySuite, matmulSuite],
   coordinator: [coordinatorSuite],
   verification: [verificationSuite],
+  routing: [routingSuite],
+  market: [marketSuite],
 };
 
 const name = process.argv[2];
