@@ -204,6 +204,22 @@ describe("pipeline placement", () => {
     );
   });
 
+  it("property: on one stage the indexed market placer finds the optimum (the index never prunes it)", () => {
+    fc.assert(
+      fc.property(caseArb, ({ network, free, pipeline }) => {
+        const single: Pipeline = {
+          ...pipeline,
+          stages: [{ ...pipeline.stages[0]!, inputs: [{ from: null, bytes: 1e9 }] }],
+        };
+        const c = compilePipeline(network, single);
+        const market = placePipeline(c, buildProviderIndex(network), "market", free);
+        const reference = bruteForce(c, free);
+        assert.equal(market.ok ? market.objective : Number.POSITIVE_INFINITY, reference);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("explains each stage: the runner-up's terms minus the chosen one's, and the term that decided", () => {
     const network: RoutingNetwork = {
       sites: [
