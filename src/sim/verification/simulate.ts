@@ -15,7 +15,12 @@ import {
 } from "../../core/reputation/reputation.ts";
 import { beacon } from "../../core/verification/beacon.ts";
 import { isCanary } from "../../core/verification/canaries.ts";
-import { selectVerifiers } from "../../core/verification/committee.ts";
+import {
+  revealMatches,
+  selectVerifiers,
+  type VerdictReveal,
+  verdictCommitment,
+} from "../../core/verification/committee.ts";
 import {
   decideSpotCheck,
   defaultSpotPolicy,
@@ -23,6 +28,7 @@ import {
   spotCheckRate,
 } from "../../core/verification/policy.ts";
 import { utf8 } from "../../protocol/bytes.ts";
+import { SwitchyardError } from "../../protocol/errors.ts";
 import { sha256Hex, taggedHash } from "../../protocol/hash.ts";
 import type { Hex32 } from "../../protocol/ids.ts";
 import { SimRandom } from "../random.ts";
@@ -106,6 +112,8 @@ export interface VerificationSimReport {
   readonly honestSlashes: number;
   /** What the requester paid providers: only stages not proven wrong (a caught stage is re-run). */
   readonly requesterPaidMicro: bigint;
+  /** Verifier fees paid from escrow, one per committee member per check. */
+  readonly verifierFeesMicro: bigint;
   /** Σ over cheated stages of (cost saved − payment and slash lost when caught). */
   readonly cheatGainMicro: bigint;
   /** Provider's payments − compute spent − slashes. */
@@ -184,6 +192,7 @@ export function simulateVerification(config: VerificationSimConfig): Verificatio
     capturedCommittees: 0,
     honestSlashes: 0,
     requesterPaidMicro: 0n,
+    verifierFeesMicro: 0n,
     cheatGainMicro: 0n,
     providerProfitMicro: 0n,
     verificationSteps: 0,
@@ -274,10 +283,23 @@ export function simulateVerification(config: VerificationSimConfig): Verificatio
     );
     const committee = ids.map((id) => active.find((v) => v.id === id)!);
     let dissent: SegmentCheck | undefined;
-    for (const v of committee) {
+    // Every member commits its verdict before any is revealed; a reveal must open its commitment.
+    const committed = committee.map((v) => {
       const { verdict, check } = verdictOf(v, run, j, true);
       r.verificationSteps += check?.steps ?? 0;
-      if (verdict === "mismatch") dissent ??= check;
+      r.verifierFeesMicro += econ.verifierFeeMicro;
+      const reveal: VerdictReveal = {
+        verdict,
+        salt: sha256Hex(utf8(`${v.id}/${stageKey}/${rng.nextU32()}`)),
+        verifier: v.id,
+        stage: stageKey,
+      };
+      return { commitment: verdictCommitment(reveal), reveal, check };
+    });
+    for (const { commitment, reveal, check } of committed) {
+      if (!revealMatches(commitment, reveal))
+        throw new Error(`verdict of ${reveal.verifier} does not open its commitment`);
+      if (reveal.verdict === "mismatch") dissent ??= check;
     }
     if (dissent === undefined) {
       if (cheats) {

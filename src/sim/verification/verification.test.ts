@@ -54,6 +54,7 @@ test("no honest provider is slashed across 10,000 honest stages, every check re-
     `checks ${r.checks}, steps ${r.verificationSteps}`,
   );
   assert.ok(r.canaries > 400);
+  assert.equal(r.verifierFeesMicro, BigInt(r.checks) * defaultEconomics.verifierFeeMicro);
 });
 
 test("lazy verifiers are caught by canaries and ejected; honest verifiers are not", () => {
@@ -124,4 +125,18 @@ test("spot-check disputes stay within the round bound and one referee step", () 
   assert.equal(r.caught, r.disputes, "every dispute over a skipped segment is won by the verifier");
   assert.equal(r.maxRefereeSteps, 1);
   assert.ok(r.maxDisputeRounds <= disputeRoundBound(1, 2));
+});
+
+test("a seed reproduces a run exactly", () => {
+  const config = {
+    seed: 77,
+    stages: 300,
+    strategy: "skipped-steps",
+    cheatRate: 0.3,
+    verifiers: { honest: 5, lazy: 2 },
+    canaryRatePpm: 100_000,
+    workloads: 4,
+  } as const;
+  assert.deepEqual(simulateVerification(config), simulateVerification(config));
+  assert.notDeepEqual(simulateVerification(config), simulateVerification({ ...config, seed: 78 }));
 });
