@@ -297,8 +297,12 @@ export function simulateVerification(config: VerificationSimConfig): Verificatio
       return { commitment: verdictCommitment(reveal), reveal, check };
     });
     for (const { commitment, reveal, check } of committed) {
-      if (!revealMatches(commitment, reveal))
-        throw new Error(`verdict of ${reveal.verifier} does not open its commitment`);
+      if (!revealMatches(commitment, reveal)) {
+        throw new SwitchyardError(
+          "INVARIANT_VIOLATED",
+          `verdict of ${reveal.verifier} does not open its commitment`,
+        );
+      }
       if (reveal.verdict === "mismatch") dissent ??= check;
     }
     if (dissent === undefined) {
