@@ -1,7 +1,6 @@
 /** Offers: a provider's standing ask for some of its capacity at a price per unit-second. */
 import { SwitchyardError } from "../../protocol/errors.ts";
 import { offerIdOf } from "../../protocol/hash.ts";
-import type { OfferId } from "../../protocol/ids.ts";
 import type { MessageBody } from "../../protocol/messages.ts";
 import type { MessageContext } from "../context.ts";
 import type { Offer } from "../state.ts";
