@@ -1,6 +1,6 @@
 /**
- * `switchyard demo`: the seed pipeline on a real local network — a coordinator and six provider
- * processes in five cities on three continents, talking over loopback with emulated latency between
+ * `switchyard demo`: the seed pipeline on a real local network — a coordinator and seven provider
+ * processes in six cities on three continents, talking over loopback with emulated latency between
  * their cities. It funds a requester, submits examples/seed-pipeline.yaml, watches it settle, shows
  * where each stage ran and why, then stops the network and audits the coordinator's stored log.
  */

@@ -43,9 +43,10 @@ export interface RunningNetwork {
   stop(): Promise<void>;
 }
 
-/** The default local network: six providers on three continents offering gpu, cpu and qpu. */
+/** The default local network: seven providers in six cities on three continents offering gpu, cpu and qpu. */
 export const defaultProviders: readonly ProviderPlan[] = [
   { name: "fra-gpu-1", city: "Frankfurt", resourceClass: "gpu", capacity: 8, price: 600n },
+  { name: "par-gpu-1", city: "Paris", resourceClass: "gpu", capacity: 4, price: 650n },
   { name: "ams-qpu-1", city: "Amsterdam", resourceClass: "qpu", capacity: 2, price: 1_500n },
   { name: "ams-cpu-1", city: "Amsterdam", resourceClass: "cpu", capacity: 16, price: 40n },
   { name: "sin-gpu-1", city: "Singapore", resourceClass: "gpu", capacity: 8, price: 520n },

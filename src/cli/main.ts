@@ -145,7 +145,7 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parse(rest, {
         "data-dir": { type: "string", default: ".switchyard/up" },
         "coordinator-city": { type: "string", default: "Frankfurt" },
-        providers: { type: "string", default: "6" },
+        providers: { type: "string", default: "7" },
         cities: { type: "string" },
         port: { type: "string", default: "7300" },
         "no-emulation": { type: "boolean", default: false },
