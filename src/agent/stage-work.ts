@@ -5,10 +5,9 @@
  */
 import type { Assignment } from "../protocol/api.ts";
 import { canonicalBytes } from "../protocol/canonical.ts";
-import { SwitchyardError } from "../protocol/errors.ts";
 import type { Cid, Hex32 } from "../protocol/ids.ts";
 import type { WorkerPool } from "../runtime/pool.ts";
-import { getProgram, programs } from "../runtime/programs/registry.ts";
+import { bindInputs } from "../runtime/programs/bind-inputs.ts";
 import type { FetchLike } from "../sdk/create-client.ts";
 import type { BlobStore } from "../store/blob-store.ts";
 import { type FetchBlobResult, fetchBlob } from "./blob-fetch.ts";
@@ -68,37 +67,6 @@ export async function fetchInputs(assignment: Assignment, options: StageWorkOpti
     out.push(transfer.bytes);
   }
   return out;
-}
-
-/**
- * The program input: the stage's parameters, plus every field of each upstream output (a JSON
- * object) that the program's input schema declares and the parameters do not set — the binding
- * by field name of src/sim/seed-pipeline.ts (`model` from mlp-train into mlp-eval, say).
- */
-export function bindInputs(
-  program: string,
-  params: Readonly<Record<string, unknown>>,
-  inputs: readonly Uint8Array[],
-) {
-  const shape =
-    (getProgram(programs, program).inputSchema as unknown as { shape?: Record<string, unknown> }).shape ?? {};
-  const input: Record<string, unknown> = { ...params };
-  for (const bytes of inputs) {
-    let value: unknown;
-    try {
-      value = JSON.parse(new TextDecoder().decode(bytes));
-    } catch (cause) {
-      throw new SwitchyardError(
-        "MALFORMED",
-        "an input of the stage is not JSON; programs read JSON outputs",
-        { cause },
-      );
-    }
-    if (value === null || typeof value !== "object" || Array.isArray(value)) continue;
-    for (const [k, v] of Object.entries(value))
-      if (Object.hasOwn(shape, k) && !Object.hasOwn(input, k)) input[k] = v;
-  }
-  return input;
 }
 
 /**

@@ -20,6 +20,7 @@ import { auditStore } from "../store/audit.ts";
 import { pgliteEventStore } from "../store/pglite-event-store.ts";
 import { cliClient } from "./client.ts";
 import { watchToEnd } from "./commands/submit.ts";
+import type { DemoStageCore } from "./demo.ts";
 import { defaultProviders, startLocalNetwork } from "./local-network.ts";
 import type { Output } from "./output.ts";
 import { nodeName, placementWhy } from "./stage-table.ts";
@@ -30,18 +31,7 @@ export interface NetworkDemoOptions {
   readonly coordinatorCity: string;
 }
 
-export interface NetworkDemoStage {
-  readonly name: string;
-  readonly program: string;
-  readonly provider: string;
-  readonly city: string;
-  readonly jurisdiction: string;
-  readonly status: string;
-  readonly pricePerUnitSecond: string;
-  readonly costMicro: string;
-  readonly feeMicro: string;
-  readonly root: string;
-  readonly output: string;
+export interface NetworkDemoStage extends DemoStageCore {
   readonly why: string;
   /** The modelled round trip that mattered for this stage (to its latency target or loop partner). */
   readonly emulatedRttMs?: number;

@@ -25,7 +25,8 @@ export interface DemoOptions {
   readonly dataDir: string;
 }
 
-export interface DemoStage {
+/** What both demos report of each stage: where it ran, what it cost, what it committed. */
+export interface DemoStageCore {
   readonly name: string;
   readonly program: string;
   readonly provider: string;
@@ -37,6 +38,9 @@ export interface DemoStage {
   readonly feeMicro: string;
   readonly root: string;
   readonly output: string;
+}
+
+export interface DemoStage extends DemoStageCore {
   readonly steps: number;
   readonly wallMs: number;
   readonly summary: string;

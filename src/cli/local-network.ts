@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
 import { identityFromSecret } from "../protocol/envelope.ts";
+import { worldProviders } from "../sim/fixtures.ts";
 import { saveIdentity } from "../store/keystore.ts";
 import { type Child, spawnCli, stopChild } from "./processes.ts";
 
@@ -43,15 +44,20 @@ export interface RunningNetwork {
   stop(): Promise<void>;
 }
 
-/** The default local network: seven providers in six cities on three continents offering gpu, cpu and qpu. */
+/**
+ * The default local network: the simulation's six providers (src/sim/fixtures.ts), so the
+ * networked and in-process demos place the same market, plus a second EU gpu in Paris so the EU
+ * training stage has a runner-up to explain against.
+ */
 export const defaultProviders: readonly ProviderPlan[] = [
-  { name: "fra-gpu-1", city: "Frankfurt", resourceClass: "gpu", capacity: 8, price: 600n },
+  ...worldProviders.map((p) => ({
+    name: p.node.name,
+    city: p.node.city,
+    resourceClass: p.node.resourceClass,
+    capacity: p.node.capacity,
+    price: p.pricePerUnitSecond,
+  })),
   { name: "par-gpu-1", city: "Paris", resourceClass: "gpu", capacity: 4, price: 650n },
-  { name: "ams-qpu-1", city: "Amsterdam", resourceClass: "qpu", capacity: 2, price: 1_500n },
-  { name: "ams-cpu-1", city: "Amsterdam", resourceClass: "cpu", capacity: 16, price: 40n },
-  { name: "sin-gpu-1", city: "Singapore", resourceClass: "gpu", capacity: 8, price: 520n },
-  { name: "nyc-cpu-1", city: "New York", resourceClass: "cpu", capacity: 32, price: 30n },
-  { name: "sao-gpu-1", city: "São Paulo", resourceClass: "gpu", capacity: 4, price: 450n },
 ];
 
 async function ensureKey(file: string): Promise<void> {

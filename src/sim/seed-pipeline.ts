@@ -16,8 +16,8 @@ import type { Cid, Hex32, JobId, PublicKeyHex } from "../protocol/ids.ts";
 import { merkleRoot } from "../protocol/merkle.ts";
 import type { SubmitJob } from "../protocol/messages.ts";
 import type { WorkerPool } from "../runtime/pool.ts";
+import { bindInputs } from "../runtime/programs/bind-inputs.ts";
 import { runQaoaLoop } from "../runtime/programs/qaoa-loop.ts";
-import { getProgram, programs } from "../runtime/programs/registry.ts";
 import { must, type SimProvider } from "./fixtures.ts";
 import type { LocalNetwork } from "./local-network.ts";
 
@@ -59,9 +59,6 @@ export interface PipelineOptions {
 }
 
 type Assign = Extract<Effect, { type: "assign" }>;
-
-const jsonOf = (bytes: Uint8Array): Record<string, unknown> =>
-  JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
 
 export async function runPipeline(options: PipelineOptions): Promise<PipelineRun> {
   const { net, pool, outputs, spec } = options;
@@ -180,14 +177,8 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRun
       continue;
     }
 
-    // Bind upstream outputs to the program's input: fields the program's schema declares.
-    const program = getProgram(programs, a.program);
-    const input: Record<string, unknown> = { ...a.params };
-    const shape = (program.inputSchema as unknown as { shape?: Record<string, unknown> }).shape ?? {};
-    for (const cid of a.inputs) {
-      for (const [k, v] of Object.entries(jsonOf(await outputs.get(cid))))
-        if (k in shape && !(k in input)) input[k] = v;
-    }
+    const upstream = await Promise.all(a.inputs.map((cid) => outputs.get(cid)));
+    const input = bindInputs(a.program, a.params, upstream);
     const t0 = performance.now();
     const result = await pool.run({ program: a.program, input, checkpointEvery });
     const wallMs = performance.now() - t0;
