@@ -41,4 +41,28 @@ export type Effect =
     }
   | { readonly type: "stageFailed"; readonly jobId: JobId; readonly stage: string; readonly reason: string }
   | { readonly type: "slashed"; readonly who: PublicKeyHex; readonly amount: bigint; readonly reason: string }
-  | { readonly type: "jobFinished"; readonly jobId: JobId; readonly refund: bigint };
+  | { readonly type: "jobFinished"; readonly jobId: JobId; readonly refund: bigint }
+  /** A verifier is to check a committed stage (its task: views.ts tasksOf). */
+  | {
+      readonly type: "verify";
+      readonly jobId: JobId;
+      readonly stage: string;
+      readonly verifier: PublicKeyHex;
+    }
+  /** A dispute round asks the provider and the verifier for their hash at `step`. */
+  | { readonly type: "disputeRound"; readonly jobId: JobId; readonly stage: string; readonly step: number }
+  /** A referee is to execute the one disputed step. */
+  | {
+      readonly type: "referee";
+      readonly jobId: JobId;
+      readonly stage: string;
+      readonly referee: PublicKeyHex;
+    }
+  /** A verification ended with `outcome` (state.ts checkOutcomes). */
+  | {
+      readonly type: "verification";
+      readonly jobId: JobId;
+      readonly stage: string;
+      readonly provider: PublicKeyHex;
+      readonly outcome: string;
+    };

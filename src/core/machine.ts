@@ -30,6 +30,13 @@ import { newJournal } from "./ledger/journal.ts";
 import { applyRegisterNode } from "./market/nodes.ts";
 import { applyPostOffer, applyWithdrawOffer } from "./market/offers.ts";
 import { type State, stageKey } from "./state.ts";
+import {
+  applyCommitVerdict,
+  applyDisputeAnswer,
+  applyRefereeVerdict,
+  applyRevealVerdict,
+  drawBeacons,
+} from "./verification/live.ts";
 
 export type ApplyResult =
   | { readonly ok: true; readonly state: State; readonly effects: readonly Effect[] }
@@ -80,6 +87,18 @@ function applyMessage(ctx: MessageContext, env: Envelope): void {
       return;
     case "acceptStage":
       applyAcceptStage(ctx, env.body);
+      return;
+    case "commitVerdict":
+      applyCommitVerdict(ctx, env.body);
+      return;
+    case "revealVerdict":
+      applyRevealVerdict(ctx, env.body);
+      return;
+    case "disputeAnswer":
+      applyDisputeAnswer(ctx, env.body);
+      return;
+    case "refereeVerdict":
+      applyRefereeVerdict(ctx, env.body);
       return;
     default: {
       const never: never = env;
@@ -155,7 +174,10 @@ export function apply(state: State, event: LogEvent): ApplyResult {
   try {
     checkOrder(state, event);
     if (event.payload.kind === "sys") {
-      applySystem({ state, journal, effects, time: event.time, seq: event.seq }, event.payload.sys);
+      applySystem(
+        { state, journal, effects, time: event.time, seq: event.seq, prev: event.prev },
+        event.payload.sys,
+      );
     } else {
       const env = event.payload.env;
       const ctx = {
@@ -164,6 +186,7 @@ export function apply(state: State, event: LogEvent): ApplyResult {
         effects,
         time: event.time,
         seq: event.seq,
+        prev: event.prev,
         signer: env.signer,
         nonce: env.nonce,
       };
@@ -186,6 +209,9 @@ export function apply(state: State, event: LogEvent): ApplyResult {
     }
     throw error;
   }
+  // Only once the event itself is accepted: stages committed earlier draw their checks from its
+  // beacon. (A rejected event writes nothing, so it cannot have drawn any.)
+  drawBeacons({ state, journal, effects, time: event.time, seq: event.seq, prev: event.prev });
   state.seq = event.seq;
   state.time = event.time;
   checkEventInvariants(state, journal);

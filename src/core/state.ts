@@ -4,10 +4,12 @@
  * itself determined by the log; snapshots preserve it, so a restored state iterates exactly like a
  * replayed one.
  */
-import type { Hex32, JobId, OfferId, PublicKeyHex } from "../protocol/ids.ts";
+import type { Cid, Hex32, JobId, OfferId, PublicKeyHex } from "../protocol/ids.ts";
 import type { StageSpec } from "../protocol/messages.ts";
 import type { Params } from "../protocol/params.ts";
 import { defaultParams } from "../protocol/params.ts";
+import type { ReputationRecord } from "./reputation/reputation.ts";
+import type { DisputeState } from "./verification/dispute.ts";
 
 export interface NodeRecord {
   readonly id: PublicKeyHex;
@@ -89,6 +91,73 @@ export interface Stage {
   placement?: PlacementExplanation;
   settlements: number;
   failure?: string;
+  /** Checkpoint layout and manifest blob of the committed result (spot-checked stages). */
+  checkpointEvery?: number;
+  manifest?: Cid;
+  /** Providers a dispute proved wrong on this stage; never matched to it again. */
+  barred?: PublicKeyHex[];
+  /** The verification of the current commitment, while it is in progress. */
+  check?: Check;
+  /** Every finished verification of this stage, oldest first (a re-run adds one). */
+  checks?: CheckRecord[];
+}
+
+/**
+ * Where the verification of a committed result stands (docs/verification.md): waiting for the
+ * beacon of a later event; a verifier assigned (to commit, then reveal, its verdict); a bisection
+ * dispute between provider and verifier; or a referee executing the one disputed step.
+ */
+export type CheckPhase = "beacon" | "verifying" | "revealing" | "disputing" | "refereeing";
+
+export interface Check {
+  phase: CheckPhase;
+  /** Seq of the commitment: the beacon must come from a later event. */
+  readonly commitSeq: number;
+  ratePpm?: number;
+  breakEvenPpm?: number;
+  segment?: number;
+  fromStep?: number;
+  toStep?: number;
+  /** The verifier's fee for this check (paid from escrow when the result is verified). */
+  fee?: bigint;
+  verifier?: PublicKeyHex;
+  /** Verifiers and referees that went silent on this check; never assigned to it again. */
+  readonly skipped: PublicKeyHex[];
+  commitment?: Hex32;
+  computed?: Hex32;
+  dispute?: DisputeState;
+  /** Content ids of states the parties said they serve, by step, for the referee. */
+  readonly sources: Array<{ readonly step: number; readonly cid: Cid; readonly holder: PublicKeyHex }>;
+  referee?: PublicKeyHex;
+}
+
+export const checkOutcomes = [
+  "unchecked",
+  "waived",
+  "no-verifier",
+  "verified",
+  "fraud-proven",
+  "verifier-wrong",
+  "both-wrong",
+  "provider-silent",
+  "verifier-silent",
+  "both-silent",
+  "no-referee",
+] as const;
+export type CheckOutcome = (typeof checkOutcomes)[number];
+
+/** One finished verification: what was decided, by whom, and who paid for a proven fault. */
+export interface CheckRecord {
+  readonly provider: PublicKeyHex;
+  readonly checked: boolean;
+  readonly ratePpm: number;
+  readonly segment?: number;
+  readonly verifier?: PublicKeyHex;
+  readonly referee?: PublicKeyHex;
+  readonly rounds?: number;
+  readonly outcome: CheckOutcome;
+  readonly slashed: ReadonlyArray<{ readonly who: PublicKeyHex; readonly amount: bigint }>;
+  readonly at: number;
 }
 
 export interface Job {
@@ -125,6 +194,10 @@ export interface State {
   readonly pending: Map<string, true>;
   /** Stage keys with a deadline (matched, running, committed), in arrival order. */
   readonly active: Map<string, true>;
+  /** Committed stages whose verification waits for the beacon of a later event. */
+  readonly awaitingBeacon: Map<string, true>;
+  /** Track record per (provider, workload class): reputationKey → record. */
+  readonly reputation: Map<string, ReputationRecord>;
 }
 
 export function createState(): State {
@@ -142,6 +215,8 @@ export function createState(): State {
     jobs: new Map(),
     pending: new Map(),
     active: new Map(),
+    awaitingBeacon: new Map(),
+    reputation: new Map(),
   };
 }
 

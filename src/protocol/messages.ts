@@ -157,8 +157,50 @@ export const commitResultSchema = z.strictObject({
   root: hex32Schema,
   output: cidSchema,
   steps: z.number().int().min(0).max(1e9),
+  /** Checkpoints every k steps (runtime's checkpointSteps); required for spot-checked stages. */
+  checkpointEvery: z.number().int().min(1).max(1e9).optional(),
+  /**
+   * Blob on the provider's endpoint listing the checkpoint hashes and the content ids of the
+   * checkpoint states, so a verifier can start from the one it is asked to check.
+   */
+  manifest: cidSchema.optional(),
 });
 export const acceptStageSchema = z.strictObject(stageRef);
+
+/** A leaf of a committed root with its Merkle proof (protocol/merkle.ts). */
+const provenLeafSchema = z.strictObject({
+  hash: hex32Schema,
+  proof: z.array(hex32Schema).max(64),
+});
+
+/** A verifier's verdict, hidden: H(verdict ‖ salt ‖ verifier ‖ stage ‖ computed). */
+export const commitVerdictSchema = z.strictObject({ ...stageRef, commitment: hex32Schema });
+
+/** Opens the verdict commitment. A mismatch must carry the two leaves it disputes, proven. */
+export const revealVerdictSchema = z.strictObject({
+  ...stageRef,
+  verdict: z.enum(["match", "mismatch"]),
+  salt: hex32Schema,
+  /** The verifier's own hash of the checkpoint at the end of the checked segment. */
+  computed: hex32Schema,
+  /** The provider's checkpoint at the segment's start, which the verifier started from. */
+  agreed: provenLeafSchema.optional(),
+  /** The provider's checkpoint at the segment's end, which the verifier disputes. */
+  claimed: provenLeafSchema.optional(),
+  /** Content id of the segment's start state, served by the verifier (for the referee). */
+  state: cidSchema.optional(),
+});
+
+/** A party's hash at the step a dispute round asks for, and where its state can be fetched. */
+export const disputeAnswerSchema = z.strictObject({
+  ...stageRef,
+  step: z.number().int().min(0).max(1e9),
+  hash: hex32Schema,
+  state: cidSchema.optional(),
+});
+
+/** The referee's hash of the state after the one disputed step. */
+export const refereeVerdictSchema = z.strictObject({ ...stageRef, hash: hex32Schema });
 
 /** Message type → body schema. The type string is part of the signed domain. */
 export const messageSchemas = {
@@ -175,6 +217,10 @@ export const messageSchemas = {
   startStage: startStageSchema,
   commitResult: commitResultSchema,
   acceptStage: acceptStageSchema,
+  commitVerdict: commitVerdictSchema,
+  revealVerdict: revealVerdictSchema,
+  disputeAnswer: disputeAnswerSchema,
+  refereeVerdict: refereeVerdictSchema,
 } as const;
 
 export type MessageType = keyof typeof messageSchemas;

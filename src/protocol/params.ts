@@ -29,6 +29,24 @@ export const paramsSchema = z.strictObject({
   minProviderStake: microSchema,
   /** Largest single faucet grant on a dev network. */
   faucetMaxMicro: microSchema,
+  /**
+   * Verification (docs/verification.md). Defaults apply when a genesis written before these
+   * existed is read, so old logs replay unchanged.
+   */
+  /** Fee for one spot check, in basis points of the stage's cost; reserved in escrow. */
+  verifierFeeBps: bounded(0, 5_000).default(500),
+  /** Share of a party's bonded stake slashed for a fault a dispute proves. */
+  fraudSlashBps: bounded(0, 10_000).default(5_000),
+  /** Lowest spot-check probability for anyone, in parts per million (see policy.ts). */
+  spotFloorPpm: bounded(1, 1_000_000).default(750_000),
+  /** Margin over the break-even check rate, in ppm (250,000 = +25 %). */
+  spotMarginPpm: bounded(0, 10_000_000).default(250_000),
+  /** Check rate of a provider with no verified history, in ppm. */
+  spotNewcomerPpm: bounded(1, 1_000_000).default(1_000_000),
+  /** A verifier must commit and reveal its verdict within this long of its assignment. */
+  verdictWindowMs: bounded(1_000, 24 * 3600_000).default(60_000),
+  /** Each dispute round (both answers, or the referee's step) must finish within this long. */
+  disputeRoundMs: bounded(1_000, 24 * 3600_000).default(30_000),
 });
 
 export type Params = z.output<typeof paramsSchema>;
@@ -44,4 +62,11 @@ export const defaultParams: Params = {
   timeoutSlashBps: 100,
   minProviderStake: 1_000_000n,
   faucetMaxMicro: 1_000_000_000_000n,
+  verifierFeeBps: 500,
+  fraudSlashBps: 5_000,
+  spotFloorPpm: 750_000,
+  spotMarginPpm: 250_000,
+  spotNewcomerPpm: 1_000_000,
+  verdictWindowMs: 60_000,
+  disputeRoundMs: 30_000,
 };

@@ -10,10 +10,13 @@
  */
 import type { z } from "zod";
 import { concatBytes } from "../protocol/bytes.ts";
+import { checkpointSteps } from "../protocol/checkpoints.ts";
 import { isSwitchyardError, SwitchyardError } from "../protocol/errors.ts";
 import { taggedHash } from "../protocol/hash.ts";
 import type { Hex32 } from "../protocol/ids.ts";
 import { merkleRoot } from "../protocol/merkle.ts";
+
+export { checkpointSteps };
 
 /**
  * A deterministic program over an explicit state. Methods (not function properties) on purpose:
@@ -65,20 +68,6 @@ function checkCount(value: number, what: string, program: string): void {
       details: { program, [what]: value },
     });
   }
-}
-
-/** The steps at which a run of `steps` steps takes checkpoints: 0, k, 2k, …, and `steps`. */
-export function checkpointSteps(steps: number, checkpointEvery: number): number[] {
-  if (!Number.isSafeInteger(checkpointEvery) || checkpointEvery < 1) {
-    throw new SwitchyardError(
-      "MALFORMED",
-      `checkpointEvery must be a positive integer, got ${checkpointEvery}`,
-    );
-  }
-  const at: number[] = [];
-  for (let s = 0; s < steps; s += checkpointEvery) at.push(s);
-  at.push(steps);
-  return at;
 }
 
 /** The checkpoint hash of `state` after `step` steps of `program`. */

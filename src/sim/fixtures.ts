@@ -12,7 +12,7 @@ export interface SimProvider {
   readonly pricePerUnitSecond: bigint;
 }
 
-const city = (
+export const city = (
   name: string,
   cityName: string,
   country: string,

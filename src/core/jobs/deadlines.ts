@@ -9,10 +9,10 @@ import { available, staked } from "../ledger/accounts.ts";
 import { slash } from "../ledger/handlers.ts";
 import { balanceOf, bpsFloor } from "../ledger/ledger.ts";
 import type { Job, Stage } from "../state.ts";
-import { acceptAndContinue } from "./handlers.ts";
+import { expireCheck, recordReputation } from "../verification/live.ts";
 import { transition } from "./lifecycle.ts";
 import { placePending, releasePlacement } from "./placement.ts";
-import { failStage, finishJobIfDone } from "./settle.ts";
+import { acceptAndContinue, failStage, finishJobIfDone } from "./settle.ts";
 
 function timeOut(ctx: ApplyContext, job: Job, key: string, stage: Stage): void {
   const provider = stage.provider!;
@@ -24,6 +24,7 @@ function timeOut(ctx: ApplyContext, job: Job, key: string, stage: Stage): void {
     available(job.requester),
     `missed the ${stage.status} deadline of ${stage.spec.name}`,
   );
+  recordReputation(ctx, provider, stage, "timeout");
   releasePlacement(ctx, stage);
   stage.timedOut.push(provider);
   delete stage.provider;
@@ -48,8 +49,10 @@ export function applyTick(ctx: ApplyContext): void {
     if (job === undefined || stage === undefined || stage.deadline === undefined || stage.deadline > ctx.time)
       continue;
     ctx.journal.jobs.add(job.id);
-    if (stage.status === "committed") acceptAndContinue(ctx, job, stage);
-    else timeOut(ctx, job, key, stage);
+    if (stage.status === "committed") {
+      if (stage.check !== undefined) expireCheck(ctx, job, key, stage);
+      else acceptAndContinue(ctx, job, stage);
+    } else timeOut(ctx, job, key, stage);
   }
   placePending(ctx);
 }

@@ -2,11 +2,12 @@
 import { SwitchyardError } from "../../protocol/errors.ts";
 import type { Hex32, JobId } from "../../protocol/ids.ts";
 import type { MessageBody } from "../../protocol/messages.ts";
-import type { ApplyContext, MessageContext } from "../context.ts";
+import type { MessageContext } from "../context.ts";
 import { type Job, type Stage, type State, stageKey } from "../state.ts";
+import { checkCommitLayout, onCommitted, waiveCheck } from "../verification/live.ts";
 import { transition } from "./lifecycle.ts";
-import { placePending, releasePlacement } from "./placement.ts";
-import { finishJobIfDone, settleStage } from "./settle.ts";
+import { releasePlacement } from "./placement.ts";
+import { acceptAndContinue, finishJobIfDone } from "./settle.ts";
 
 export function findStage(state: State, jobId: JobId, name: string): { job: Job; stage: Stage } {
   const job = state.jobs.get(jobId);
@@ -51,13 +52,20 @@ export function applyCommitResult(ctx: MessageContext, body: MessageBody<"commit
   const { job, stage } = findStage(ctx.state, body.jobId, body.stage);
   requireProvider(ctx, stage);
   requireStatus(stage, "running", "commit a result for");
+  checkCommitLayout(stage, body);
+  const key = stageKey(job.id, stage.spec.name);
   stage.root = body.root as Hex32;
   stage.output = body.output as string as Hex32;
   stage.steps = body.steps;
+  if (body.checkpointEvery !== undefined) stage.checkpointEvery = body.checkpointEvery;
+  if (body.manifest !== undefined) stage.manifest = body.manifest;
   stage.deadline = ctx.time + ctx.state.params.verificationWindowMs;
-  transition(ctx, stageKey(job.id, stage.spec.name), stage, "committed");
+  transition(ctx, key, stage, "committed");
   ctx.journal.jobs.add(job.id);
-  if (ctx.state.params.verificationWindowMs === 0) acceptAndContinue(ctx, job, stage);
+  onCommitted(ctx, key, stage);
+  // Without a policy and a window there is nothing to wait for; a checked stage waits for its beacon.
+  if (ctx.state.params.verificationWindowMs === 0 && stage.check === undefined)
+    acceptAndContinue(ctx, job, stage);
 }
 
 export function applyAcceptStage(ctx: MessageContext, body: MessageBody<"acceptStage">): void {
@@ -65,14 +73,14 @@ export function applyAcceptStage(ctx: MessageContext, body: MessageBody<"acceptS
   if (job.requester !== ctx.signer)
     throw new SwitchyardError("NOT_AUTHORIZED", "only the requester can accept a result early");
   requireStatus(stage, "committed", "accept");
-  acceptAndContinue(ctx, job, stage);
-}
-
-/** Settle a committed stage, then place the stages that were waiting for it. */
-export function acceptAndContinue(ctx: ApplyContext, job: Job, stage: Stage): void {
-  settleStage(ctx, job, stage);
-  placePending(ctx);
-  finishJobIfDone(ctx, job);
+  if (stage.check !== undefined && stage.check.phase !== "beacon") {
+    throw new SwitchyardError(
+      "ILLEGAL_TRANSITION",
+      `stage ${stage.spec.name} is being verified (${stage.check.phase}); wait for the outcome`,
+    );
+  }
+  if (stage.check !== undefined) waiveCheck(ctx, job, stage);
+  else acceptAndContinue(ctx, job, stage);
 }
 
 export function applyCancelJob(ctx: MessageContext, body: MessageBody<"cancelJob">): void {

@@ -6,6 +6,7 @@
  *   pending → matched → running → committed → accepted → settled
  *      ↑________|__________|           (deadline missed: reassigned, or failed after maxAttempts)
  *   pending/matched → cancelled (requester);  pending → failed (a dependency failed)
+ *   committed → pending (a dispute proved the result wrong: placed again), or failed after maxAttempts
  */
 import { SwitchyardError } from "../../protocol/errors.ts";
 import type { ApplyContext } from "../context.ts";
@@ -15,7 +16,8 @@ export const legalTransitions: Readonly<Record<StageStatus, readonly StageStatus
   pending: ["matched", "cancelled", "failed"],
   matched: ["running", "pending", "failed", "cancelled"],
   running: ["committed", "pending", "failed"],
-  committed: ["accepted"],
+  // A dispute that proves the result wrong sends the stage back to be placed again (or fails it).
+  committed: ["accepted", "pending", "failed"],
   accepted: ["settled"],
   settled: [],
   failed: [],

@@ -8,7 +8,7 @@ import { available, escrow, treasury } from "../ledger/accounts.ts";
 import { balanceOf, bpsCeil, post } from "../ledger/ledger.ts";
 import { type Job, type Stage, stageKey } from "../state.ts";
 import { terminalStatuses, transition } from "./lifecycle.ts";
-import { releasePlacement } from "./placement.ts";
+import { placePending, releasePlacement } from "./placement.ts";
 
 export function stageCost(stage: Stage): bigint {
   return (stage.price ?? 0n) * BigInt(stage.spec.units) * BigInt(stage.spec.seconds);
@@ -36,6 +36,13 @@ export function settleStage(ctx: ApplyContext, job: Job, stage: Stage): void {
     paid: cost,
     fee,
   });
+}
+
+/** Settle a committed stage, then place the stages that were waiting for it. */
+export function acceptAndContinue(ctx: ApplyContext, job: Job, stage: Stage): void {
+  settleStage(ctx, job, stage);
+  placePending(ctx);
+  finishJobIfDone(ctx, job);
 }
 
 /** Fail a stage and every pending stage that (transitively) runs after it. */

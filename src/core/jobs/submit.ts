@@ -9,11 +9,15 @@ import type { MessageContext } from "../context.ts";
 import { available, escrow } from "../ledger/accounts.ts";
 import { bpsCeil, post, requireFunds } from "../ledger/ledger.ts";
 import type { Job, Stage } from "../state.ts";
+import { verificationReserve } from "../verification/live.ts";
 
-/** The most a stage can cost its requester: max price × units × seconds, plus the protocol fee. */
-export function stageReserve(spec: StageSpec, feeBps: number): bigint {
+/**
+ * The most a stage can cost its requester: max price × units × seconds, plus the protocol fee and,
+ * for a spot-checked stage, one verifier fee.
+ */
+export function stageReserve(spec: StageSpec, feeBps: number, verifierFeeBps = 0): bigint {
   const maxCost = spec.maxPricePerUnitSecond * BigInt(spec.units) * BigInt(spec.seconds);
-  return maxCost + bpsCeil(maxCost, feeBps);
+  return maxCost + bpsCeil(maxCost, feeBps) + verificationReserve(spec, verifierFeeBps);
 }
 
 /** Stage names in an order where every stage follows its dependencies; throws INVALID_JOB on a cycle. */
@@ -90,7 +94,25 @@ export function applySubmitJob(ctx: MessageContext, body: MessageBody<"submitJob
   const { state } = ctx;
   const order = topologicalOrder(body.stages);
   const feeBps = state.params.protocolFeeBps;
-  const reserves = new Map(body.stages.map((s) => [s.name, stageReserve(s, feeBps)]));
+  for (const s of body.stages) {
+    if (s.verification.startsWith("replicate:")) {
+      throw new SwitchyardError(
+        "INVALID_JOB",
+        `stage ${s.name}: ${s.verification} is simulated and benchmarked but not yet enforced by the network; use "spot" or "none"`,
+      );
+    }
+    if (
+      s.verification === "spot" &&
+      (s.loop !== undefined || body.stages.some((o) => o.loop?.with === s.name))
+    ) {
+      throw new SwitchyardError(
+        "INVALID_JOB",
+        `stage ${s.name}: loop stages cannot be spot-checked yet (their steps depend on the partner); use "none"`,
+      );
+    }
+  }
+  const vBps = state.params.verifierFeeBps;
+  const reserves = new Map(body.stages.map((s) => [s.name, stageReserve(s, feeBps, vBps)]));
   const needed = [...reserves.values()].reduce((a, b) => a + b, 0n);
   if (body.budget < needed) {
     throw new SwitchyardError(

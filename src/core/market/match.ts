@@ -14,6 +14,7 @@ export const exclusionReasons = [
   "resource-class",
   "self-dealing",
   "timed-out-before",
+  "failed-verification-before",
   "jurisdiction",
   "city",
   "throughput",
@@ -71,6 +72,7 @@ function exclusion(
   if (offer.resourceClass !== spec.resourceClass) return "resource-class";
   if (offer.provider === requester) return "self-dealing";
   if (stage.timedOut.includes(offer.provider)) return "timed-out-before";
+  if (stage.barred?.includes(offer.provider)) return "failed-verification-before";
   const node = state.nodes.get(offer.provider);
   if (node === undefined) return "inactive";
   if (spec.jurisdictions !== undefined && !spec.jurisdictions.some((j) => node.jurisdictions.includes(j))) {

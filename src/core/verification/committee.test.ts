@@ -47,11 +47,18 @@ test("committee capture is C(c, v) / C(N, v)", () => {
 });
 
 test("a revealed verdict opens its commitment; any changed part does not", () => {
-  const reveal: VerdictReveal = { verdict: "match", salt: h("salt"), verifier: "v", stage: "j/s" };
+  const reveal: VerdictReveal = {
+    verdict: "match",
+    salt: h("salt"),
+    verifier: "v",
+    stage: "j/s",
+    computed: h("c"),
+  };
   const c = verdictCommitment(reveal);
   assert.ok(revealMatches(c, reveal));
   assert.ok(!revealMatches(c, { ...reveal, verdict: "mismatch" }));
   assert.ok(!revealMatches(c, { ...reveal, salt: h("other") }));
   assert.ok(!revealMatches(c, { ...reveal, verifier: "w" }));
   assert.ok(!revealMatches(c, { ...reveal, stage: "j/t" }));
+  assert.ok(!revealMatches(c, { ...reveal, computed: h("d") }));
 });

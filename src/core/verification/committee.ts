@@ -68,13 +68,16 @@ export interface VerdictReveal {
   readonly verifier: string;
   /** The stage's key, e.g. `${jobId}/${stageName}`, so a commitment cannot be reused elsewhere. */
   readonly stage: string;
+  /** The verifier's own hash at the end of the checked segment: committed with the verdict. */
+  readonly computed: string;
 }
 
 /**
- * H(verdict ‖ salt ‖ verifier ‖ stage), over canonical JSON so the parts cannot run into each other.
+ * H(verdict ‖ salt ‖ verifier ‖ stage ‖ computed), over canonical JSON so the parts cannot run into
+ * each other.
  *
  * @example
- * const c = verdictCommitment({ verdict: "match", salt, verifier: me, stage: "j1/train" });
+ * const c = verdictCommitment({ verdict: "match", salt, verifier: me, stage: "j1/train", computed });
  */
 export function verdictCommitment(reveal: VerdictReveal): Hex32 {
   return hashCanonical("verdict-commitment", {
@@ -82,10 +85,11 @@ export function verdictCommitment(reveal: VerdictReveal): Hex32 {
     salt: reveal.salt,
     verifier: reveal.verifier,
     stage: reveal.stage,
+    computed: reveal.computed,
   });
 }
 
-/** True when `reveal` opens `commitment`: same verdict, salt, verifier and stage. */
+/** True when `reveal` opens `commitment`: same verdict, salt, verifier, stage and computed hash. */
 export function revealMatches(commitment: Hex32, reveal: VerdictReveal): boolean {
   return verdictCommitment(reveal) === commitment;
 }

@@ -293,6 +293,8 @@ export function simulateVerification(config: VerificationSimConfig): Verificatio
         salt: sha256Hex(utf8(`${v.id}/${stageKey}/${rng.nextU32()}`)),
         verifier: v.id,
         stage: stageKey,
+        // The verifier's hash at the segment's end; a lazy verifier that computed nothing has none.
+        computed: [...(check?.mine.values() ?? [])].at(-1) ?? "",
       };
       return { commitment: verdictCommitment(reveal), reveal, check };
     });
