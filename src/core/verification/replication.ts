@@ -3,11 +3,22 @@
  * A dissenting replica is not slashed by the vote — it goes to a bisection dispute against a
  * member of the quorum, because nobody is slashed on anything but a proven fault.
  *
- * For comparison, BOINC's adaptive replication (Anderson, BOINC wiki "AdaptiveReplication";
- * the scheduler's per host-and-app-version `consecutive_valid` count): a host that has not yet
- * returned `threshold` consecutive valid results always gets its job replicated; after that a job
- * is replicated with probability threshold / consecutive_valid, and one invalid result resets the
- * count to 0. The constants follow our reading of that rule (threshold 10).
+ * For comparison, BOINC's adaptive replication, checked against the BOINC/boinc sources and the
+ * BOINC wiki page "AdaptiveReplication" (policy section):
+ * - the count is `consecutive_valid`, kept per host and app version (`HOST_APP_VERSION` in
+ *   db/boinc_db_types.h, whose comment defines it as the run of validated replicated results,
+ *   zeroed by a timeout, an error or an invalid result);
+ * - sched/sched_send.cpp `set_trust`: below `CONS_VALID_UNREPLICATED` (10, sched/sched_config.h)
+ *   the host is not trusted; otherwise it is trusted when a uniform draw exceeds
+ *   1 / consecutive_valid. An untrusted host's job is replicated (`add_result_to_reply` raises the
+ *   workunit's target_nresults and min_quorum to the app's, 2 in the wiki's setup), so a job is
+ *   replicated with probability 1 / consecutive_valid (not threshold / consecutive_valid). There
+ *   is no floor on that rate and no cap on the count: the rate falls as 1/n while the host stays
+ *   valid;
+ * - sched/validator.cpp `is_valid` adds one only when the workunit was replicated (a trusted, single
+ *   result counts for nothing, so the count grows more slowly as trust rises); `is_invalid` sets
+ *   it to 0, and so do a client error (sched/sched_result.cpp `got_bad_result`) and a deadline
+ *   miss (sched/transitioner.cpp `result_timed_out`).
  */
 import { SwitchyardError } from "../../protocol/errors.ts";
 import type { Hex32 } from "../../protocol/ids.ts";
@@ -51,22 +62,46 @@ export function replicationQuorum(results: readonly ReplicaResult[], quorum: num
   return { kind: "no-quorum", largest };
 }
 
+/** BOINC's `CONS_VALID_UNREPLICATED` (sched/sched_config.h): below it, every job is replicated. */
 export const boincTrustThreshold = 10;
 
 /**
  * BOINC adaptive replication: the probability (ppm, rounded up) that a job sent to a host with
- * `consecutiveValid` consecutive valid results is replicated.
+ * `consecutiveValid` consecutive valid replicated results is replicated — always below
+ * `threshold`, then 1 / consecutiveValid.
  *
  * @example
- * adaptiveReplicationPpm(3); // 1_000_000
- * adaptiveReplicationPpm(40); // 250_000
+ * adaptiveReplicationPpm(9); // 1_000_000
+ * adaptiveReplicationPpm(10); // 100_000
+ * adaptiveReplicationPpm(40); // 25_000
  */
 export function adaptiveReplicationPpm(consecutiveValid: number, threshold = boincTrustThreshold): number {
+  if (!Number.isSafeInteger(consecutiveValid) || consecutiveValid < 0) {
+    throw new SwitchyardError("MALFORMED", `consecutive valid count ${consecutiveValid} is not a count`);
+  }
+  if (!Number.isSafeInteger(threshold) || threshold < 1) {
+    throw new SwitchyardError("MALFORMED", `trust threshold ${threshold} must be a positive integer`);
+  }
   if (consecutiveValid < threshold) return ppmScale;
-  return Math.ceil((threshold * ppmScale) / consecutiveValid);
+  return Math.ceil(ppmScale / consecutiveValid);
 }
 
-/** The host's count after one more validated result. */
-export function nextConsecutiveValid(consecutiveValid: number, valid: boolean): number {
-  return valid ? consecutiveValid + 1 : 0;
+/** How a host's result turned out, as BOINC's count sees it. */
+export interface ValidatedResult {
+  /** False for an invalid result, a client error or a missed deadline: each resets the count. */
+  readonly valid: boolean;
+  /** Whether the job was replicated, i.e. the result was compared with another host's. */
+  readonly replicated: boolean;
+}
+
+/**
+ * The host's count after one more result: +1 for a valid replicated result, unchanged for a valid
+ * unreplicated one (nothing checked it), 0 after an invalid result, error or timeout.
+ *
+ * @example
+ * nextConsecutiveValid(40, { valid: true, replicated: false }); // 40
+ */
+export function nextConsecutiveValid(consecutiveValid: number, result: ValidatedResult): number {
+  if (!result.valid) return 0;
+  return result.replicated ? consecutiveValid + 1 : consecutiveValid;
 }
