@@ -14,7 +14,7 @@ import type { StageResult } from "./journal.ts";
 import type { ProviderContext } from "./provider-context.ts";
 import { type LoopPairing, loopOf } from "./qaoa-loop.ts";
 import { runOptimizerLoop } from "./qaoa-loop-optimizer.ts";
-import { runStage, type StageWorkOptions } from "./stage-work.ts";
+import { runCheatingStage, runStage, type StageWorkOptions } from "./stage-work.ts";
 
 /**
  * Computes `a`, a stage of `job`, until the stage's run deadline.
@@ -96,16 +96,23 @@ async function computeOrdinaryStage(
   a: Assignment,
   deadline: number,
 ): Promise<StageResult> {
-  const run = await runStage(a, {
+  const options = {
     pool: ctx.pool,
     blobs: ctx.blobs,
     checkpointEvery: ctx.checkpointEvery,
     fetch: ctx.fetch,
     fallbackSources: () => otherEndpoints(ctx),
     timeLimitMs: Math.max(1_000, deadline - Date.now()),
-    onInput: (transfer) => reportInput(ctx, a, transfer),
-  });
-  return { root: run.root, output: run.output, steps: run.steps };
+    onInput: (transfer: InputReport) => reportInput(ctx, a, transfer),
+  };
+  const run = ctx.cheat === undefined ? await runStage(a, options) : await runCheatingStage(a, options);
+  return {
+    root: run.root,
+    output: run.output,
+    steps: run.steps,
+    checkpointEvery: run.checkpointEvery,
+    manifest: run.manifest,
+  };
 }
 
 type InputReport = Parameters<NonNullable<StageWorkOptions["onInput"]>>[0];

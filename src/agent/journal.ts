@@ -27,6 +27,9 @@ const resultSchema = z.strictObject({
   root: hex32Schema,
   output: cidSchema,
   steps: z.number().int().min(0),
+  /** Checkpoint layout and manifest blob, committed for spot checks (stage-work.ts). */
+  checkpointEvery: z.number().int().min(1).optional(),
+  manifest: cidSchema.optional(),
 });
 export type StageResult = z.infer<typeof resultSchema>;
 

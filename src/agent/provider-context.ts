@@ -3,6 +3,7 @@
  * journal, worker pool and loop host, its counters, the signal `stop()` aborts, and where its events
  * go. Built once by `startProvider`; the assignment work, the queue and the lifecycle read it.
  */
+
 import { join } from "node:path";
 import { WebSocket } from "ws";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
@@ -13,6 +14,7 @@ import { createWorkerPool, defaultPoolSize, type WorkerPool } from "../runtime/p
 import { type Client, createClient, type FetchLike } from "../sdk/create-client.ts";
 import type { BlobStore } from "../store/blob-store.ts";
 import { filesystemBlobStore } from "../store/filesystem-blob-store.ts";
+import type { CheatPolicy } from "./adversary.ts";
 import { openStageJournal, type StageJournal } from "./journal.ts";
 import type { ProviderEvent, ProviderStats, StartProviderOptions } from "./provider-types.ts";
 import { type QpuLoopHost, qpuLoopHost } from "./qaoa-loop-qpu.ts";
@@ -34,6 +36,8 @@ export interface ProviderContext {
   readonly ownsPool: boolean;
   readonly loops: QpuLoopHost;
   readonly checkpointEvery: number;
+  /** Set only on an adversarial agent (adversary.ts). */
+  readonly cheat?: CheatPolicy;
   readonly counters: ProviderCounters;
   /** Aborted by `stop()`: no new work is taken, retries and loops end. */
   readonly signal: AbortSignal;
@@ -72,6 +76,7 @@ export async function openProviderContext(
     ownsPool,
     loops: qpuLoopHost({ pool, ed: nodeEd25519, checkpointEvery }),
     checkpointEvery,
+    ...(options.cheat === undefined ? {} : { cheat: options.cheat }),
     counters: {
       assignments: 0,
       computed: 0,

@@ -9,6 +9,7 @@ import type { Cid, PublicKeyHex } from "../protocol/ids.ts";
 import type { WorkerPool } from "../runtime/pool.ts";
 import type { FetchLike, WebSocketConstructorLike } from "../sdk/create-client.ts";
 import type { Backoff, StreamStatus } from "../sdk/index.ts";
+import type { CheatPolicy } from "./adversary.ts";
 import type { BenchmarkOptions } from "./benchmark.ts";
 import type { FetchBlobResult } from "./blob-fetch.ts";
 import type { StageJournal, StageResult } from "./journal.ts";
@@ -49,6 +50,13 @@ export interface StartProviderOptions {
   readonly port?: number;
   /** The URL other agents reach this one at (default `http://host:port`). */
   readonly publicUrl?: string;
+  /**
+   * Adversarial agent for demos and tests (`demo --cheat`): commits wrong results (adversary.ts)
+   * and defends them consistently in disputes. Never set on a real provider.
+   */
+  readonly cheat?: CheatPolicy;
+  /** How often the verifier role polls for tasks (default 250 ms). */
+  readonly taskPollMs?: number;
   /** Checkpoint every k steps (default 4, as the in-process pipeline). */
   readonly checkpointEvery?: number;
   readonly benchmark?: BenchmarkOptions;
@@ -106,6 +114,24 @@ export type ProviderEvent =
       readonly already?: boolean;
     }
   | { readonly type: "abandoned"; readonly jobId: string; readonly stage: string; readonly reason: string }
+  /** As verifier: a segment was re-executed and the verdict committed and revealed. */
+  | {
+      readonly type: "verified";
+      readonly jobId: string;
+      readonly stage: string;
+      readonly verdict: "match" | "mismatch";
+      readonly segment: number;
+    }
+  /** A dispute round was answered (as the provider of the result, or as its challenger). */
+  | {
+      readonly type: "disputeAnswered";
+      readonly jobId: string;
+      readonly stage: string;
+      readonly step: number;
+      readonly role: "provider" | "challenger";
+    }
+  /** As referee: the one disputed step was executed and reported. */
+  | { readonly type: "refereed"; readonly jobId: string; readonly stage: string; readonly step: number }
   | {
       readonly type: "error";
       readonly jobId?: string;

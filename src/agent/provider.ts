@@ -24,6 +24,7 @@ import { type AgentHttpServer, serveApp } from "./http.ts";
 import { type OnboardReport, onboard } from "./onboard.ts";
 import { openProviderContext, type ProviderContext, reportError } from "./provider-context.ts";
 import type { Provider, ProviderStats, StartProviderOptions } from "./provider-types.ts";
+import { startVerifierRole } from "./verification.ts";
 import { reconcileJournal } from "./work-assignment.ts";
 
 export type { ProviderNode } from "./onboard.ts";
@@ -62,6 +63,7 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
   warnIfEndpointMoved(ctx, onboarding, endpoint);
   const queue = assignmentQueue(ctx);
   const consuming = consumeAssignments(ctx, options.backoff, queue);
+  startVerifierRole(ctx, { intervalMs: options.taskPollMs ?? 250, cheat: options.cheat !== undefined });
   ctx.emit({ type: "ready", endpoint, onboarding });
   return {
     publicKey: ctx.me,

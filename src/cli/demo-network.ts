@@ -29,6 +29,24 @@ import { table } from "./table.ts";
 export interface NetworkDemoOptions {
   readonly dataDir: string;
   readonly coordinatorCity: string;
+  /** Run the Frankfurt gpu as the adversarial agent (agent/adversary.ts). */
+  readonly cheat?: boolean;
+}
+
+/** The provider `demo --cheat` turns into a cheater: the EU training stage's first choice. */
+export const cheatingProvider = "fra-gpu-1";
+
+/** One verification of a stage, as the demo reports it. */
+export interface DemoCheck {
+  readonly provider: string;
+  readonly checked: boolean;
+  readonly ratePercent: number;
+  readonly segment?: number;
+  readonly verifier?: string;
+  readonly referee?: string;
+  readonly rounds?: number;
+  readonly outcome: string;
+  readonly slashed: ReadonlyArray<{ readonly who: string; readonly amountMicro: string }>;
 }
 
 export interface NetworkDemoStage extends DemoStageCore {
@@ -37,6 +55,8 @@ export interface NetworkDemoStage extends DemoStageCore {
   readonly emulatedRttMs?: number;
   readonly bytesIn: number;
   readonly result: string;
+  /** The stage's policy (none, spot) and every verification of it, oldest first. */
+  readonly verification: { readonly policy: string; readonly checks: readonly DemoCheck[] };
 }
 
 export interface NetworkDemoReport {
@@ -59,6 +79,8 @@ export interface NetworkDemoReport {
   readonly settlement: {
     readonly payouts: ReadonlyArray<{ readonly provider: string; readonly paidMicro: string }>;
     readonly feesMicro: string;
+    /** Verifier fees paid from escrow for checks that verified a result. */
+    readonly verifierFeesMicro: string;
     readonly refundMicro: string;
     readonly budgetMicro: string;
   };
@@ -69,6 +91,15 @@ export interface NetworkDemoReport {
     readonly events: number;
     readonly signatures: number;
     readonly error?: unknown;
+  };
+  /** With --cheat: whether the cheater was caught, what it lost, and who re-ran its stage. */
+  readonly cheat?: {
+    readonly provider: string;
+    readonly caught: boolean;
+    readonly stage?: string;
+    readonly slashedMicro: string;
+    readonly paidMicro: string;
+    readonly rerunBy?: string;
   };
   readonly wallMs: number;
 }
@@ -83,7 +114,9 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
     {
       dataDir,
       coordinatorCity: options.coordinatorCity,
-      providers: defaultProviders,
+      providers: defaultProviders.map((p) =>
+        options.cheat === true && p.name === cheatingProvider ? { ...p, cheat: true } : p,
+      ),
       emulate: true,
       verificationWindowMs: 2_000,
     },
@@ -121,13 +154,17 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
     );
     const payouts = new Map<string, bigint>();
     let fees = 0n;
+    let verifierFees = 0n;
     for (const s of job.stages) {
+      for (const c of s.checks ?? []) if (c.outcome === "verified") verifierFees += BigInt(c.fee);
       if (s.provider !== undefined && s.paid !== undefined)
         payouts.set(s.provider, (payouts.get(s.provider) ?? 0n) + BigInt(s.paid));
       fees += BigInt(s.fee ?? "0");
     }
+    const cheat = options.cheat === true ? cheatReport(stages, payouts, nodes) : undefined;
     const report: NetworkDemoReport = {
-      ok: job.stages.every((s) => s.status === "settled") && audit.ok,
+      ok:
+        job.stages.every((s) => s.status === "settled") && audit.ok && (cheat === undefined || cheat.caught),
       mode: "network",
       latency: "emulated",
       coordinator: { url: network.url, city: options.coordinatorCity },
@@ -142,6 +179,7 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
       settlement: {
         payouts: [...payouts].map(([k, v]) => ({ provider: nodeName(nodes, k), paidMicro: v.toString() })),
         feesMicro: fees.toString(),
+        verifierFeesMicro: verifierFees.toString(),
         refundMicro: job.refund ?? "0",
         budgetMicro: job.budget,
       },
@@ -153,6 +191,7 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
         signatures: audit.signatures,
         ...(audit.error === undefined ? {} : { error: audit.error }),
       },
+      ...(cheat === undefined ? {} : { cheat }),
       wallMs: Math.round(performance.now() - t0),
     };
     out.result(report, () => render(report));
@@ -204,6 +243,20 @@ async function describeStage(
     root: s.root ?? "",
     output: s.output ?? "",
     why: placementWhy(s, nodes),
+    verification: {
+      policy: s.verification ?? "none",
+      checks: (s.checks ?? []).map((c) => ({
+        provider: nodeName(nodes, c.provider),
+        checked: c.checked,
+        ratePercent: c.ratePpm / 10_000,
+        ...(c.segment === undefined ? {} : { segment: c.segment }),
+        ...(c.verifier === undefined ? {} : { verifier: nodeName(nodes, c.verifier) }),
+        ...(c.referee === undefined ? {} : { referee: nodeName(nodes, c.referee) }),
+        ...(c.rounds === undefined ? {} : { rounds: c.rounds }),
+        outcome: c.outcome,
+        slashed: c.slashed.map((x) => ({ who: nodeName(nodes, x.who), amountMicro: x.amount })),
+      })),
+    },
     ...(rtt === undefined ? {} : { emulatedRttMs: rtt }),
     bytesIn,
     result:
@@ -211,6 +264,45 @@ async function describeStage(
         ? ""
         : await summarize(s.output as Cid, node.endpoint),
   };
+}
+
+/** What `demo --cheat` must show: the cheater caught and slashed, unpaid, its stage re-run elsewhere. */
+function cheatReport(
+  stages: readonly NetworkDemoStage[],
+  payouts: ReadonlyMap<string, bigint>,
+  nodes: readonly NodeView[],
+): NonNullable<NetworkDemoReport["cheat"]> {
+  const cheater = nodes.find((n) => n.name === cheatingProvider);
+  const label = cheater === undefined ? cheatingProvider : nodeName(nodes, cheater.id);
+  const caughtAt = stages.find((s) =>
+    s.verification.checks.some((c) => c.provider === label && c.outcome === "fraud-proven"),
+  );
+  const slashed = stages
+    .flatMap((s) => s.verification.checks.flatMap((c) => c.slashed))
+    .filter((x) => x.who === label)
+    .reduce((n, x) => n + BigInt(x.amountMicro), 0n);
+  return {
+    provider: label,
+    caught: caughtAt !== undefined && caughtAt.status === "settled" && caughtAt.provider !== cheatingProvider,
+    ...(caughtAt === undefined
+      ? {}
+      : { stage: caughtAt.name, rerunBy: `${caughtAt.provider} (${caughtAt.city})` }),
+    slashedMicro: slashed.toString(),
+    paidMicro: (cheater === undefined ? 0n : (payouts.get(cheater.id) ?? 0n)).toString(),
+  };
+}
+
+/** One line per verification: the decision and its outcome. */
+function checkLines(s: NetworkDemoStage): string[] {
+  if (s.verification.policy === "none") return [`  ${s.name.padEnd(10)} policy none: not verified`];
+  return s.verification.checks.map((c) => {
+    const decision = c.checked
+      ? `checked (rate ${c.ratePercent}%) segment ${c.segment} by ${c.verifier ?? "-"}`
+      : `not checked (rate ${c.ratePercent}%)`;
+    const dispute = c.referee === undefined ? "" : `; dispute ${c.rounds} rounds, referee ${c.referee}`;
+    const slash = c.slashed.map((x) => `; slashed ${x.who} ${formatCredits(BigInt(x.amountMicro))}`).join("");
+    return `  ${s.name.padEnd(10)} ${c.provider}: ${decision}${dispute} → ${c.outcome}${slash}`;
+  });
 }
 
 /** Fetch a stage's output from the provider that holds it and say what it means. */
@@ -262,6 +354,16 @@ function render(r: NetworkDemoReport): string {
     "why each stage went where it did:",
     ...r.stages.map((s) => `  ${s.name.padEnd(10)} ${s.why}${s.result ? ` → ${s.result}` : ""}`),
     "",
+    "verification (spot checks drawn from the log's beacon after each commitment):",
+    ...r.stages.flatMap(checkLines),
+    ...(r.cheat === undefined
+      ? []
+      : [
+          r.cheat.caught
+            ? `cheater ${r.cheat.provider}: CAUGHT on ${r.cheat.stage}, slashed ${formatCredits(BigInt(r.cheat.slashedMicro))}, paid ${formatCredits(BigInt(r.cheat.paidMicro))}; stage re-run by ${r.cheat.rerunBy}; the requester paid only for the verified re-run`
+            : `cheater ${r.cheat.provider}: NOT caught`,
+        ]),
+    "",
     `QAOA loop: ${r.loop.roundTrips} optimizer ⇄ qpu round trips over HTTP in ${(r.loop.loopMs / 1000).toFixed(1)} s (each pays the emulated ${r.loop.emulatedRttMs ?? "?"} ms RTT)`,
     "",
     "settlement (credits):",
@@ -269,6 +371,7 @@ function render(r: NetworkDemoReport): string {
       (p) => `  paid ${p.provider.padEnd(26)} ${formatCredits(BigInt(p.paidMicro))}`,
     ),
     `  protocol fees                   ${formatCredits(BigInt(r.settlement.feesMicro))}`,
+    `  verifier fees (from escrow)     ${formatCredits(BigInt(r.settlement.verifierFeesMicro))}`,
     `  refund to requester             ${formatCredits(BigInt(r.settlement.refundMicro))} of ${formatCredits(BigInt(r.settlement.budgetMicro))}`,
     "",
     r.audit.ok

@@ -103,7 +103,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   );
 
   const specPath = join(examplesDir, "seed-pipeline.yaml");
-  const spec = parseJobSpec(readFileSync(specPath, "utf8"), specPath);
+  // The in-process driver plays providers only; verification needs verifier agents, which the
+  // networked demo runs. So here every stage is submitted with verification "none".
+  const parsed = parseJobSpec(readFileSync(specPath, "utf8"), specPath);
+  const spec = { ...parsed, stages: parsed.stages.map((s) => ({ ...s, verification: "none" as const })) };
   say(
     `\nSubmitting ${specPath} (${spec.stages.length} stages, budget ${formatCredits(spec.budget)} credits)…`,
   );

@@ -19,6 +19,8 @@ export interface ProviderPlan {
   readonly capacity: number;
   /** Micro-credits per unit-second. */
   readonly price: bigint;
+  /** Run this provider as the adversarial agent (agent/adversary.ts): `demo --cheat`. */
+  readonly cheat?: boolean;
 }
 
 export interface LocalNetworkPlan {
@@ -119,6 +121,7 @@ export async function startLocalNetwork(
           "--key",
           key,
           ...(plan.emulate ? ["--emulate", "--coordinator-city", plan.coordinatorCity] : []),
+          ...(p.cheat === true ? ["--cheat"] : []),
         ],
         logDir,
         120_000,

@@ -29,8 +29,10 @@ run a network
            [--data-dir DIR] [--emulate]  a provider agent: benchmark, register, bond, offer, work
   up [--providers N] [--cities A,B,C] [--coordinator-city CITY] [--port N] [--no-emulation]
                                      a coordinator and N providers as processes in real cities
-  demo [--in-process] [--data-dir DIR]
-                                     the seed pipeline end to end, with settlement and audit
+  demo [--in-process] [--cheat] [--data-dir DIR]
+                                     the seed pipeline end to end, with verification, settlement
+                                     and audit; --cheat makes the Frankfurt gpu commit wrong
+                                     results, to show it caught, slashed and the stage re-run
 use a network          (--coordinator URL, default ${defaultCoordinatorUrl}; --key FILE, default ${defaultKeyFile})
   keygen [--out FILE] [--force]      a new identity in a 0600 key file
   faucet [AMOUNT]                    dev networks: mint test credits (micro-credits, default 100000000)
@@ -115,6 +117,7 @@ async function main(argv: string[]): Promise<number> {
         emulate: { type: "boolean", default: false },
         "coordinator-city": { type: "string", default: "Frankfurt" },
         "ready-json": { type: "boolean", default: false },
+        cheat: { type: "boolean", default: false },
       });
       if (values.name === undefined || values.city === undefined) {
         return usageError(
@@ -137,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
           emulate: values.emulate as boolean,
           coordinatorCity: values["coordinator-city"] as string,
           readyJson: values["ready-json"] as boolean,
+          cheat: values.cheat as boolean,
         },
         createOutput(values.json as boolean),
       );
@@ -242,13 +246,22 @@ async function main(argv: string[]): Promise<number> {
         "data-dir": { type: "string", default: ".switchyard/demo" },
         "in-process": { type: "boolean", default: false },
         "coordinator-city": { type: "string", default: "Frankfurt" },
+        cheat: { type: "boolean", default: false },
       });
       if (values["in-process"] as boolean) {
+        if (values.cheat as boolean)
+          return usageError(
+            "--cheat needs the networked demo (it runs real verifier agents); drop --in-process",
+          );
         const report = await runDemo({ json: values.json as boolean, dataDir: values["data-dir"] as string });
         return report.ok ? 0 : 1;
       }
       const report = await runNetworkDemo(
-        { dataDir: values["data-dir"] as string, coordinatorCity: values["coordinator-city"] as string },
+        {
+          dataDir: values["data-dir"] as string,
+          coordinatorCity: values["coordinator-city"] as string,
+          cheat: values.cheat as boolean,
+        },
         createOutput(values.json as boolean),
       );
       return report.ok ? 0 : 1;

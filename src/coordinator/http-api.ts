@@ -18,7 +18,16 @@ import { apiErrorOf, asSwitchyardError, httpErrorOf } from "./http-errors.ts";
 import type { CoordinatorMetrics } from "./metrics.ts";
 import { maxBatchMessages } from "./openapi.ts";
 import type { Sequencer } from "./sequencer.ts";
-import { accountView, assignmentsOf, jobView, jobViews, marketView, nodeViews, statusView } from "./views.ts";
+import {
+  accountView,
+  assignmentsOf,
+  jobView,
+  jobViews,
+  marketView,
+  nodeViews,
+  statusView,
+  tasksOf,
+} from "./views.ts";
 
 export interface HttpLimits {
   /** Largest request body in bytes. */
@@ -158,6 +167,10 @@ export function createHttpApi(ctx: HttpApiContext): Hono<{ Bindings: HttpBinding
   app.get(apiPaths.assignments, (c) => {
     const key = requireHex(c.req.param("key"), "provider key") as PublicKeyHex;
     return c.json({ assignments: assignmentsOf(sequencer.state, key) });
+  });
+  app.get(apiPaths.tasks, (c) => {
+    const key = requireHex(c.req.param("key"), "node key") as PublicKeyHex;
+    return c.json({ tasks: tasksOf(sequencer.state, key) });
   });
   app.get(apiPaths.events, async (c) => {
     const from = queryInt(c.req.query("from"), "from", 0, 0);

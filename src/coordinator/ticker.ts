@@ -4,6 +4,8 @@
  *
  * - some active stage (matched, running or committed) has a deadline at or before now — a start or
  *   run deadline to enforce, or a verification window to close; or
+ * - a committed result waits for its verification beacon (verification/live.ts): the check is
+ *   drawn from the next event, so one is sequenced promptly; or
  * - stages are waiting for a match and some other event was sequenced since the last tick — new
  *   stake, for instance, can make an offer eligible, and only a tick retries placement then (new
  *   offers and settlements retry it themselves).
@@ -19,6 +21,7 @@ import type { Sequencer } from "./sequencer.ts";
 /** True when a tick at wall-clock time `now` could change the state. */
 export function tickDue(state: State, now: number, lastTickSeq: number): boolean {
   if (state.pending.size > 0 && state.seq > lastTickSeq) return true;
+  if (state.awaitingBeacon.size > 0) return true;
   for (const key of state.active.keys()) {
     const slash = key.indexOf("/");
     const deadline = state.jobs.get(key.slice(0, slash) as JobId)?.stages.get(key.slice(slash + 1))?.deadline;

@@ -15,6 +15,7 @@ import type {
   NodeView,
   Status,
   stageViewSchema,
+  Task,
 } from "../protocol/api.ts";
 import type { Hex32, JobId, PublicKeyHex } from "../protocol/ids.ts";
 import { paramsSchema } from "../protocol/params.ts";
@@ -152,6 +153,24 @@ function stageView(stage: Stage): StageView {
     latency: spec.latency,
     loop: spec.loop,
     verification: spec.verification,
+    check:
+      stage.check === undefined
+        ? undefined
+        : {
+            phase: stage.check.phase,
+            ...definedOnly({
+              ratePpm: stage.check.ratePpm,
+              segment: stage.check.segment,
+              verifier: stage.check.verifier,
+              referee: stage.check.referee,
+              rounds: stage.check.dispute?.rounds,
+            }),
+          },
+    checks: stage.checks?.map((c) => ({
+      ...c,
+      fee: c.fee.toString(),
+      slashed: c.slashed.map((x) => ({ who: x.who, amount: x.amount.toString() })),
+    })),
     placement:
       stage.placement === undefined
         ? undefined
@@ -272,6 +291,68 @@ function stageInputs(job: Job, stage: Stage): string[] {
     if (output !== undefined) inputs.push(output);
   }
   return inputs;
+}
+
+/**
+ * GET /v1/providers/:key/tasks: the verification work `node` owes now — a check to make, a dispute
+ * round to answer (until it has answered), or a step to referee.
+ */
+export function tasksOf(state: State, node: PublicKeyHex): Task[] {
+  const out: Task[] = [];
+  for (const key of state.active.keys()) {
+    const slash = key.indexOf("/");
+    const job = state.jobs.get(key.slice(0, slash) as JobId);
+    const stage = job?.stages.get(key.slice(slash + 1));
+    const check = stage?.check;
+    if (job === undefined || stage === undefined || check === undefined || stage.status !== "committed")
+      continue;
+    if (check.phase === "beacon") continue;
+    const provider = stage.provider!;
+    const base = {
+      jobId: job.id,
+      stage: stage.spec.name,
+      program: stage.spec.program,
+      params: { ...stage.spec.params },
+      inputs: inputsWithSources(state, job, stage, stageInputs(job, stage)),
+      provider,
+      ...definedOnly({ providerEndpoint: state.nodes.get(provider)?.endpoint }),
+      root: stage.root!,
+      manifest: stage.manifest!,
+      steps: stage.steps!,
+      checkpointEvery: stage.checkpointEvery!,
+      segment: check.segment!,
+      fromStep: check.fromStep!,
+      toStep: check.toStep!,
+      deadline: stage.deadline!,
+    };
+    if ((check.phase === "verifying" || check.phase === "revealing") && check.verifier === node) {
+      out.push({ kind: "verify", ...base, committed: check.phase === "revealing" });
+    } else if (check.phase === "disputing" && check.dispute !== undefined) {
+      const role = node === provider ? "provider" : node === check.verifier ? "challenger" : undefined;
+      const d = check.dispute;
+      if (role === undefined || d.answers[role] !== undefined) continue;
+      out.push({
+        kind: "dispute",
+        ...base,
+        role,
+        step: d.lo + Math.floor((d.hi - d.lo) / 2),
+        round: d.rounds,
+      });
+    } else if (check.phase === "refereeing" && check.referee === node && check.dispute !== undefined) {
+      const lo = check.dispute.lo;
+      const sources = check.sources
+        .filter((x) => x.step === lo)
+        .map(
+          (x) =>
+            definedOnly({ cid: x.cid as string, from: state.nodes.get(x.holder)?.endpoint }) as {
+              cid: string;
+              from?: string;
+            },
+        );
+      out.push({ kind: "referee", ...base, step: lo, agreed: check.dispute.agreed, sources });
+    }
+  }
+  return out;
 }
 
 /** GET /v1/providers/:key/assignments: the provider's matched and running stages, oldest first. */

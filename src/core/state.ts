@@ -155,6 +155,8 @@ export interface CheckRecord {
   readonly verifier?: PublicKeyHex;
   readonly referee?: PublicKeyHex;
   readonly rounds?: number;
+  /** The verifier's fee for the check (paid from escrow only when the result was verified). */
+  readonly fee: bigint;
   readonly outcome: CheckOutcome;
   readonly slashed: ReadonlyArray<{ readonly who: PublicKeyHex; readonly amount: bigint }>;
   readonly at: number;

@@ -33,6 +33,8 @@ export const apiPaths = {
   account: "/v1/accounts/:key",
   /** GET /v1/providers/:key/assignments → { assignments: Assignment[] }: open work of a provider (for reconnects). */
   assignments: "/v1/providers/:key/assignments",
+  /** GET /v1/providers/:key/tasks → { tasks: Task[] }: verification work the node owes now. */
+  tasks: "/v1/providers/:key/tasks",
   /** GET ?from=<seq>&limit=<n ≤ 1000> → { events: wire LogEvent + hash [] } for followers and audits. */
   events: "/v1/events",
   /** WebSocket. Query: ?provider=<pk> to receive that provider's assignments; ?job=<id> for a job's events. */
@@ -152,6 +154,35 @@ export const stageViewSchema = z.strictObject({
   latency: z.unknown().optional(),
   loop: z.unknown().optional(),
   verification: z.string().optional(),
+  /** The verification in progress: its phase, rate, segment, verifier, referee and dispute. */
+  check: z
+    .strictObject({
+      phase: z.string(),
+      ratePpm: z.number().int().optional(),
+      segment: z.number().int().optional(),
+      verifier: hex.optional(),
+      referee: hex.optional(),
+      rounds: z.number().int().optional(),
+    })
+    .optional(),
+  /** Finished verifications, oldest first: what was decided and who was slashed. */
+  checks: z
+    .array(
+      z.strictObject({
+        provider: hex,
+        checked: z.boolean(),
+        ratePpm: z.number().int(),
+        segment: z.number().int().optional(),
+        verifier: hex.optional(),
+        referee: hex.optional(),
+        rounds: z.number().int().optional(),
+        fee: amount,
+        outcome: z.string(),
+        slashed: z.array(z.strictObject({ who: hex, amount })),
+        at: z.number().int(),
+      }),
+    )
+    .optional(),
   noMatch: z
     .strictObject({
       candidates: z.number().int(),
@@ -196,6 +227,49 @@ export const assignmentSchema = z.strictObject({
   deadline: z.number().int(),
 });
 export type Assignment = z.infer<typeof assignmentSchema>;
+
+const taskBase = {
+  jobId: hex,
+  stage: z.string(),
+  program: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  inputs: z.array(z.strictObject({ cid: hex, from: z.string().optional() })),
+  provider: hex,
+  /** Where the provider serves its manifest and checkpoint states. */
+  providerEndpoint: z.string().optional(),
+  root: hex,
+  manifest: hex,
+  steps: z.number().int(),
+  checkpointEvery: z.number().int(),
+  segment: z.number().int(),
+  fromStep: z.number().int(),
+  toStep: z.number().int(),
+  deadline: z.number().int(),
+};
+
+/**
+ * Verification work a node owes (docs/verification.md): check a segment and commit then reveal a
+ * verdict; answer a dispute round with its hash at `step`; or referee the one step from `step`.
+ */
+export const taskSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("verify"), ...taskBase, committed: z.boolean() }),
+  z.strictObject({
+    kind: z.literal("dispute"),
+    ...taskBase,
+    role: z.enum(["provider", "challenger"]),
+    step: z.number().int(),
+    round: z.number().int(),
+  }),
+  z.strictObject({
+    kind: z.literal("referee"),
+    ...taskBase,
+    /** The agreed step: execute step → step + 1 from the state that hashes to `agreed`. */
+    step: z.number().int(),
+    agreed: hex,
+    sources: z.array(z.strictObject({ cid: hex, from: z.string().optional() })),
+  }),
+]);
+export type Task = z.infer<typeof taskSchema>;
 
 /** Frames the coordinator sends on /v1/stream. */
 export const streamFrameSchema = z.discriminatedUnion("type", [

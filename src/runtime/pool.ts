@@ -36,6 +36,8 @@ export interface ProgramJob {
   /** Raw parameters; the worker validates them with the program's schema. */
   readonly input: unknown;
   readonly checkpointEvery: number;
+  /** Also return each checkpoint's encoded state (a provider keeps them for spot checks). */
+  readonly keepStates?: boolean;
   /** Overrides the pool's timeLimitMs for this job. */
   readonly timeLimitMs?: number;
 }
@@ -58,6 +60,7 @@ export interface WorkerRequest {
   readonly program: string;
   readonly input: unknown;
   readonly checkpointEvery: number;
+  readonly keepStates?: boolean;
 }
 /** @internal */
 export type WorkerReply =
@@ -220,6 +223,7 @@ export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
           program: job.program,
           input: job.input,
           checkpointEvery: job.checkpointEvery,
+          ...(job.keepStates === true ? { keepStates: true } : {}),
         };
         queue.push({ request, timeLimitMs: job.timeLimitMs ?? timeLimitMs, resolve, reject });
         pump();

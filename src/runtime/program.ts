@@ -60,6 +60,8 @@ export interface RunResult<Output> {
   readonly root: Hex32;
   /** Steps executed: the program's declared step count. */
   readonly steps: number;
+  /** Encoded state of each checkpoint, when the run was asked to keep them (pool keepStates). */
+  readonly states?: readonly Uint8Array[];
 }
 
 function checkCount(value: number, what: string, program: string): void {
@@ -75,7 +77,7 @@ export function checkpointHash<S>(program: StepProgram<unknown, S, unknown>, ste
   return hashStateBytes(program.id, step, program.encodeState(state));
 }
 
-function hashStateBytes(programId: string, step: number, stateBytes: Uint8Array): Hex32 {
+export function hashStateBytes(programId: string, step: number, stateBytes: Uint8Array): Hex32 {
   const position = new Uint8Array(8);
   new DataView(position.buffer).setBigUint64(0, BigInt(step));
   return taggedHash(`checkpoint/${programId}`, concatBytes(position, stateBytes));

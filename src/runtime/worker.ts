@@ -25,7 +25,14 @@ port.on("message", (request: WorkerRequest) => {
   try {
     const program = getProgram(programs, request.program);
     const input = parseProgramInput(program, request.input);
-    const result = runProgram(program, input, { checkpointEvery: request.checkpointEvery });
+    const states: Uint8Array[] = [];
+    const result = runProgram(program, input, {
+      checkpointEvery: request.checkpointEvery,
+      ...(request.keepStates === true
+        ? { onCheckpoint: (_step: number, bytes: Uint8Array) => states.push(bytes) }
+        : {}),
+    });
+    if (request.keepStates === true) Object.assign(result, { states });
     reply({ kind: "result", id: request.id, result });
   } catch (e) {
     const error = isSwitchyardError(e)

@@ -16,6 +16,7 @@ export * from "./get-job.ts";
 export * from "./get-market.ts";
 export * from "./get-nodes.ts";
 export * from "./get-status.ts";
+export * from "./get-tasks.ts";
 export { isUnreachable } from "./internal/request.ts";
 export type { Backoff, StreamStatus } from "./internal/stream.ts";
 export * from "./list-jobs.ts";

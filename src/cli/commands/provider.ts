@@ -31,6 +31,8 @@ export interface ProviderCommandOptions {
   readonly emulate: boolean;
   readonly coordinatorCity: string;
   readonly readyJson: boolean;
+  /** Adversarial agent for demos and tests: commits wrong results (agent/adversary.ts). */
+  readonly cheat?: boolean;
 }
 
 export async function provider(options: ProviderCommandOptions, out: Output): Promise<number> {
@@ -64,6 +66,7 @@ export async function provider(options: ProviderCommandOptions, out: Output): Pr
     stake: options.stake,
     dataDir,
     devFaucet: options.devFaucet,
+    ...(options.cheat === true ? { cheat: { kind: "wrong-step" as const } } : {}),
     WebSocket,
     ...(options.emulate
       ? { fetch: emulatedFetch(here, options.coordinator, cityPoint(options.coordinatorCity), locations) }

@@ -489,6 +489,7 @@ function finish(
     ...(check.verifier === undefined ? {} : { verifier: check.verifier }),
     ...(check.referee === undefined ? {} : { referee: check.referee }),
     ...(check.dispute === undefined ? {} : { rounds: check.dispute.rounds }),
+    fee: check.fee ?? 0n,
     outcome,
     slashed: options.slashed ?? [],
     at: ctx.time,
