@@ -37,6 +37,60 @@ test("npm start's demo runs the seed pipeline on a real local network, settles i
     assert.ok(report.loop.roundTrips >= 30);
     assert.equal(report.audit.ok, true);
     assert.equal(report.audit.stateHash, report.audit.acknowledgedStateHash);
+    // Each spot-checked stage reports its decision and outcome; honest providers are never slashed.
+    for (const name of ["train", "evaluate"]) {
+      const v = stage(name).verification;
+      assert.equal(v.policy, "spot");
+      assert.ok(v.checks.length >= 1, `${name} has a verification record`);
+      for (const c of v.checks) {
+        assert.deepEqual(c.slashed, [], `${name}: nobody slashed on an honest run`);
+        assert.ok(["verified", "unchecked"].includes(c.outcome), `${name}: ${c.outcome}`);
+        if (c.checked) assert.notEqual(c.verifier, c.provider, "never the provider's own identity");
+      }
+    }
+    const s = report.settlement;
+    const paid = s.payouts.reduce((n: bigint, p: { paidMicro: string }) => n + BigInt(p.paidMicro), 0n);
+    assert.equal(
+      paid + BigInt(s.feesMicro) + BigInt(s.verifierFeesMicro) + BigInt(s.refundMicro),
+      BigInt(s.budgetMicro),
+    );
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("demo --cheat: the cheating provider is caught, slashed and unpaid, and its stage re-runs elsewhere", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "switchyard-cheat-"));
+  try {
+    const run = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "demo", "--cheat", "--json", "--data-dir", dataDir],
+      { cwd: root, encoding: "utf8", timeout: 240_000 },
+    );
+    assert.equal(run.status, 0, `demo --cheat exited ${run.status}: ${run.stderr.slice(-2000)}`);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.ok, true);
+    assert.equal(report.cheat.caught, true);
+    assert.equal(report.cheat.stage, "train");
+    assert.equal(report.cheat.paidMicro, "0", "never paid for a wrong result");
+    assert.ok(BigInt(report.cheat.slashedMicro) > 0n);
+    const train = report.stages.find((s: { name: string }) => s.name === "train");
+    assert.equal(train.status, "settled");
+    assert.notEqual(train.provider, "fra-gpu-1", "re-run elsewhere");
+    assert.ok(train.jurisdiction.split(",").includes("EU"), "still inside the EU");
+    const [caught, rerun] = train.verification.checks;
+    assert.equal(caught.outcome, "fraud-proven");
+    assert.ok(caught.rounds <= 2, "⌈log₂ 4⌉ rounds for 4 steps per segment");
+    assert.ok(caught.referee !== undefined && caught.referee !== caught.verifier);
+    assert.equal(rerun.outcome, "verified");
+    // The requester paid for the verified re-run only: payouts + fees + refund = budget.
+    const s = report.settlement;
+    const paid = s.payouts.reduce((n: bigint, p: { paidMicro: string }) => n + BigInt(p.paidMicro), 0n);
+    assert.equal(
+      paid + BigInt(s.feesMicro) + BigInt(s.verifierFeesMicro) + BigInt(s.refundMicro),
+      BigInt(s.budgetMicro),
+    );
+    assert.equal(report.audit.ok, true);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

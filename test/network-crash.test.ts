@@ -38,8 +38,15 @@ async function until<T>(
 function settledOnce(job: JobView): void {
   for (const s of job.stages) assert.equal(s.status, "settled", `${s.name} is ${s.status}`);
   const paid = job.stages.reduce((n, s) => n + BigInt(s.paid ?? "0") + BigInt(s.fee ?? "0"), 0n);
+  // Verifier fees leave the escrow only for checks that verified a result.
+  const verifierFees = job.stages
+    .flatMap((s) => s.checks ?? [])
+    .reduce((n, c) => n + (c.outcome === "verified" ? BigInt(c.fee) : 0n), 0n);
+  const spotChecked = job.stages.filter((s) => s.verification === "spot");
+  assert.ok(spotChecked.length > 0, "the seed pipeline has spot-checked stages");
+  for (const s of spotChecked) assert.ok((s.checks ?? []).length > 0, `${s.name} went through verification`);
   // Everything the requester locked is accounted for exactly once: payouts + fees + refund.
-  assert.equal(paid + BigInt(job.refund ?? "0"), BigInt(job.budget));
+  assert.equal(paid + verifierFees + BigInt(job.refund ?? "0"), BigInt(job.budget));
 }
 
 describe("a real local network survives kill -9 of its coordinator", () => {

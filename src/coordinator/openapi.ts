@@ -17,6 +17,7 @@ import {
   receiptSchema,
   statusSchema,
   streamFrameSchema,
+  taskSchema,
 } from "../protocol/api.ts";
 import { protocolVersion } from "../protocol/envelope.ts";
 import { hex32Schema } from "../protocol/ids.ts";
@@ -74,6 +75,7 @@ const components = {
   Job: jobViewSchema,
   Account: accountSchema,
   AssignmentList: z.strictObject({ assignments: z.array(assignmentSchema) }),
+  TaskList: z.strictObject({ tasks: z.array(taskSchema) }),
   EventList: z.strictObject({ events: z.array(wireLogEventSchema) }),
   StreamFrame: streamFrameSchema,
   ClientFrame: clientFrameSchema,
@@ -188,6 +190,11 @@ export function openapiDocument(version: string): Record<string, unknown> {
       [openapiPath(apiPaths.assignments)]: get("Matched and running stages of a provider", "AssignmentList", [
         hexParam("key", "path", "provider public key"),
       ]),
+      [openapiPath(apiPaths.tasks)]: get(
+        "Verification work a node owes: checks, dispute rounds, referee steps",
+        "TaskList",
+        [hexParam("key", "path", "node public key")],
+      ),
       [apiPaths.events]: get("Durable log events with their hashes", "EventList", [
         { name: "from", in: "query", schema: { type: "integer", minimum: 0, default: 0 } },
         { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 } },
