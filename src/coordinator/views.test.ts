@@ -12,7 +12,6 @@ import {
 import type { JobId, PublicKeyHex } from "../protocol/ids.ts";
 import { must, onboardProviders, worldProviders } from "../sim/fixtures.ts";
 import { LocalNetwork, simIdentity } from "../sim/local-network.ts";
-import { regionOf } from "./regions.ts";
 import { StageStatusMirror } from "./stage-changes.ts";
 import {
   accountView,
@@ -192,16 +191,6 @@ describe("views are pure functions of the state, shaped as the API says", () => 
     const [assignment] = assignmentsOf(net.state, sin!.who.publicKey);
     assert.equal(assignment?.stage, "b");
     assert.deepEqual(assignment?.inputs, [{ cid: output, from: endpoint }]);
-  });
-
-  test("regions are continents; an unknown country is its own region", () => {
-    assert.equal(regionOf("DE"), "Europe");
-    assert.equal(regionOf("US"), "North America");
-    assert.equal(regionOf("BR"), "South America");
-    assert.equal(regionOf("SG"), "Asia");
-    assert.equal(regionOf("ZA"), "Africa");
-    assert.equal(regionOf("AU"), "Oceania");
-    assert.equal(regionOf("QQ"), "QQ");
   });
 
   test("the stage mirror finds every submitted job and reports each status change once", () => {

@@ -18,8 +18,8 @@ import type {
 } from "../protocol/api.ts";
 import type { Hex32, JobId, PublicKeyHex } from "../protocol/ids.ts";
 import { paramsSchema } from "../protocol/params.ts";
+import { regionOf } from "../protocol/regions.ts";
 import type { LogHead } from "../store/event-store.ts";
-import { regionOf } from "./regions.ts";
 
 type StageView = z.infer<typeof stageViewSchema>;
 
