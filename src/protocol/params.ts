@@ -29,6 +29,11 @@ export const paramsSchema = z.strictObject({
   minProviderStake: microSchema,
   /** Largest single faucet grant on a dev network. */
   faucetMaxMicro: microSchema,
+  /**
+   * The price index per (class, region) moves once per epoch this long, at the first tick after it
+   * ends. Long enough that one busy minute is not a trend, short enough to follow a day's demand.
+   */
+  priceEpochMs: bounded(1_000, 24 * 3600_000),
 });
 
 export type Params = z.output<typeof paramsSchema>;
@@ -44,4 +49,5 @@ export const defaultParams: Params = {
   timeoutSlashBps: 100,
   minProviderStake: 1_000_000n,
   faucetMaxMicro: 1_000_000_000_000n,
+  priceEpochMs: 60_000,
 };
