@@ -87,7 +87,10 @@ describe("the switchyard command against a real coordinator", () => {
     const after = JSON.parse((await cli(["balance", "--json"], env)).stdout);
     assert.equal(BigInt(after.available), 25_000_000n - BigInt(job.budget), "the budget is locked in escrow");
     assert.deepEqual(JSON.parse((await cli(["nodes", "--json"], env)).stdout), []);
-    assert.deepEqual(JSON.parse((await cli(["market", "--json"], env)).stdout), { classes: [] });
+    assert.deepEqual(JSON.parse((await cli(["market", "--json"], env)).stdout), {
+      classes: [],
+      priceIndex: [],
+    });
   });
 
   test("error: a spec that does not fit the schema exits 1 naming the path, and nothing is submitted", async () => {

@@ -39,7 +39,7 @@ use a network          (--coordinator URL, default ${defaultCoordinatorUrl}; --k
   submit SPEC.yaml [--watch]         sign and submit a job (see docs/job-spec.md)
   jobs [ID] [--requester KEY]        one job with its stages and placement, or the newest jobs
   nodes                              registered providers
-  market                             supply and prices per class and region
+  market                             supply, prices and price index per class and region
   balance [KEY]                      available, staked and unbonding credits
   audit [--store URL|DIR] [--expect HASH]
                                      replay a stored log: chain, signatures, invariants, state hash

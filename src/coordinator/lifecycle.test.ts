@@ -192,7 +192,13 @@ async function lifecycle(store: () => EventStore | string): Promise<void> {
     }
     for (const node of (await get<{ nodes: unknown[] }>(base, "/v1/nodes")).body.nodes)
       nodeViewSchema.parse(node);
-    marketSchema.parse((await get(base, "/v1/market")).body);
+    // The ticks that settled the stages also ran the first price epoch: the one gpu offer's ask.
+    const market = marketSchema.parse((await get(base, "/v1/market")).body);
+    assert.deepEqual(
+      market.priceIndex.map((p) => [p.resourceClass, p.region, p.index]),
+      [["gpu", "Europe", "600"]],
+    );
+    assert.ok(market.priceIndex[0]!.updatedAt <= status.time);
     providerStream.close();
     jobStream.close();
   } finally {

@@ -8,13 +8,15 @@
  *   drawn from the next event, so one is sequenced promptly; or
  * - stages are waiting for a match and some other event was sequenced since the last tick — new
  *   stake, for instance, can make an offer eligible, and only a tick retries placement then (new
- *   offers and settlements retry it themselves).
+ *   offers and settlements retry it themselves); or
+ * - a price epoch has ended and would move an index, change a utilization reading or start an
+ *   index (core `priceEpochWouldChange`); once every index is at rest this stops asking.
  *
  * Nothing else in the core depends on time passing without an event (unbonding is released by the
  * `withdrawUnbonded` message, at that message's time).
  */
 import type { Logger } from "pino";
-import type { State } from "../core/index.ts";
+import { priceEpochWouldChange, type State } from "../core/index.ts";
 import type { JobId } from "../protocol/ids.ts";
 import type { Sequencer } from "./sequencer.ts";
 
@@ -27,7 +29,7 @@ export function tickDue(state: State, now: number, lastTickSeq: number): boolean
     const deadline = state.jobs.get(key.slice(0, slash) as JobId)?.stages.get(key.slice(slash + 1))?.deadline;
     if (deadline !== undefined && deadline <= now) return true;
   }
-  return false;
+  return priceEpochWouldChange(state, now);
 }
 
 export interface Ticker {

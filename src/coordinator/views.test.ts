@@ -12,7 +12,6 @@ import {
 import type { JobId, PublicKeyHex } from "../protocol/ids.ts";
 import { must, onboardProviders, worldProviders } from "../sim/fixtures.ts";
 import { LocalNetwork, simIdentity } from "../sim/local-network.ts";
-import { regionOf } from "./regions.ts";
 import { StageStatusMirror } from "./stage-changes.ts";
 import {
   accountView,
@@ -155,6 +154,30 @@ describe("views are pure functions of the state, shaped as the API says", () => 
     assert.equal(eu().capacity, 8 + 6);
   });
 
+  test("the market publishes the price index of the state per class and region, sorted", () => {
+    const net = network();
+    assert.deepEqual(marketView(net.state).priceIndex, [], "nothing before the first epoch");
+    submitJob(net, [stage("a")]);
+    must(net.tick());
+    const market = marketView(net.state);
+    assert.deepEqual(marketSchema.parse(market), market);
+    assert.deepEqual(
+      market.priceIndex.map((p) => [p.resourceClass, p.region, p.index, p.utilizationBps]),
+      [
+        ["cpu", "Europe", "40", 0],
+        ["cpu", "North America", "30", 0],
+        ["gpu", "Asia", "520", 1_250], // 1 of Singapore's 8 units is booked
+        ["gpu", "Europe", "600", 0],
+        ["gpu", "South America", "450", 0],
+        ["qpu", "Europe", "1500", 0],
+      ],
+    );
+    assert.ok(market.priceIndex.every((p) => p.updatedAt === net.state.time));
+    // The view is the state's slice, not a recomputation from the book.
+    net.state.priceIndex.entries.get("gpu|Asia")!.index = 777n;
+    assert.equal(marketView(net.state).priceIndex.find((p) => p.region === "Asia")!.index, "777");
+  });
+
   test("jobs are listed newest first, filtered by requester, at most the page limit", () => {
     const net = network();
     const first = submitJob(net, [stage("a")]);
@@ -192,16 +215,6 @@ describe("views are pure functions of the state, shaped as the API says", () => 
     const [assignment] = assignmentsOf(net.state, sin!.who.publicKey);
     assert.equal(assignment?.stage, "b");
     assert.deepEqual(assignment?.inputs, [{ cid: output, from: endpoint }]);
-  });
-
-  test("regions are continents; an unknown country is its own region", () => {
-    assert.equal(regionOf("DE"), "Europe");
-    assert.equal(regionOf("US"), "North America");
-    assert.equal(regionOf("BR"), "South America");
-    assert.equal(regionOf("SG"), "Asia");
-    assert.equal(regionOf("ZA"), "Africa");
-    assert.equal(regionOf("AU"), "Oceania");
-    assert.equal(regionOf("QQ"), "QQ");
   });
 
   test("the stage mirror finds every submitted job and reports each status change once", () => {

@@ -19,8 +19,8 @@ import type {
 } from "../protocol/api.ts";
 import type { Hex32, JobId, PublicKeyHex } from "../protocol/ids.ts";
 import { paramsSchema } from "../protocol/params.ts";
+import { regionOf } from "../protocol/regions.ts";
 import type { LogHead } from "../store/event-store.ts";
-import { regionOf } from "./regions.ts";
 
 type StageView = z.infer<typeof stageViewSchema>;
 
@@ -91,8 +91,9 @@ export function nodeViews(state: State, lastSeen: (node: PublicKeyHex) => number
 
 /**
  * GET /v1/market: active offers grouped per (resource class, region), with total and used
- * capacity, the lowest price and the median price. The median of an even number of prices is the
- * mean of the two middle ones, rounded down to a whole micro-credit. Sorted by class, then region.
+ * capacity, the lowest price and the median price, and the published price index per (class,
+ * region) from the state. The median of an even number of prices is the mean of the two middle
+ * ones, rounded down to a whole micro-credit. Both lists are sorted by class, then region.
  */
 export function marketView(state: State): Market {
   const groups = new Map<
@@ -131,7 +132,15 @@ export function marketView(state: State): Market {
     };
   });
   classes.sort((a, b) => compare(a.resourceClass, b.resourceClass) || compare(a.region, b.region));
-  return { classes };
+  const priceIndex = [...state.priceIndex.entries.values()].map((r) => ({
+    resourceClass: r.resourceClass,
+    region: r.region,
+    index: r.index.toString(),
+    utilizationBps: r.utilizationBps,
+    updatedAt: r.updatedAt,
+  }));
+  priceIndex.sort((a, b) => compare(a.resourceClass, b.resourceClass) || compare(a.region, b.region));
+  return { classes, priceIndex };
 }
 
 function compare(a: string, b: string): number {

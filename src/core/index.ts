@@ -10,5 +10,6 @@ export { balanceOf } from "./ledger/ledger.ts";
 export { type ApplyResult, apply } from "./machine.ts";
 export { exclusionReasons } from "./market/match.ts";
 export { replay } from "./replay.ts";
+export { priceEpochWouldChange } from "./routing/price-epoch.ts";
 export { sequenceEvent } from "./sequence.ts";
 export * from "./state.ts";

@@ -89,4 +89,19 @@ export function checkAllInvariants(state: State): void {
     if (node.openStages !== (open.get(node.id) ?? 0))
       violated(`node ${node.id} counts ${node.openStages} open stages`);
   }
+  checkPriceIndex(state);
+}
+
+/** Every published index is a positive price, measured at a past epoch, with a reading in 0..100 %. */
+function checkPriceIndex(state: State): void {
+  const { epochAt, entries } = state.priceIndex;
+  if (epochAt > state.time) violated(`price epoch at ${epochAt} is after the state's time ${state.time}`);
+  for (const [key, r] of entries) {
+    if (key !== `${r.resourceClass}|${r.region}`)
+      violated(`price index ${key} holds ${r.resourceClass}|${r.region}`);
+    if (r.index < 1n) violated(`price index ${key} is ${r.index}, below the floor of 1`);
+    if (r.utilizationBps < 0 || r.utilizationBps > 10_000)
+      violated(`price index ${key} reads ${r.utilizationBps} bps utilization`);
+    if (r.updatedAt > epochAt) violated(`price index ${key} was updated after the last epoch`);
+  }
 }

@@ -29,6 +29,7 @@ import {
 import { newJournal } from "./ledger/journal.ts";
 import { applyRegisterNode } from "./market/nodes.ts";
 import { applyPostOffer, applyWithdrawOffer } from "./market/offers.ts";
+import { applyPriceEpoch } from "./routing/price-epoch.ts";
 import { type State, stageKey } from "./state.ts";
 import {
   applyCommitVerdict,
@@ -120,6 +121,7 @@ function applySystem(ctx: ApplyContext, sys: SystemEvent): void {
     }
     case "tick":
       applyTick(ctx);
+      applyPriceEpoch(ctx);
       return;
     default: {
       const never: never = sys;

@@ -200,6 +200,8 @@ export interface State {
   readonly awaitingBeacon: Map<string, true>;
   /** Track record per (provider, workload class): reputationKey → record. */
   readonly reputation: Map<string, ReputationRecord>;
+  /** Price index per (resource class, region), moved once per `priceEpochMs` at a tick. */
+  readonly priceIndex: PriceIndexState;
 }
 
 export function createState(): State {
@@ -219,7 +221,27 @@ export function createState(): State {
     active: new Map(),
     awaitingBeacon: new Map(),
     reputation: new Map(),
+    priceIndex: { epochAt: 0, entries: new Map() },
   };
 }
 
 export const stageKey = (jobId: JobId, name: string): string => `${jobId}/${name}`;
+
+/** The published price index of one (resource class, region); see routing/price-epoch.ts. */
+export interface PriceIndexRecord {
+  readonly resourceClass: string;
+  readonly region: string;
+  /** Micro-credits per unit-second. */
+  index: bigint;
+  /** Share of the active offers' capacity in use when the last epoch measured it, in bps. */
+  utilizationBps: number;
+  /** Sequencer time of that epoch. */
+  updatedAt: number;
+}
+
+export interface PriceIndexState {
+  /** Sequencer time of the last price epoch; 0 before the first. */
+  epochAt: number;
+  /** `class|region` → record, in the order the log first saw each key. */
+  readonly entries: Map<string, PriceIndexRecord>;
+}

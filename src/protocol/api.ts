@@ -121,6 +121,20 @@ export const marketSchema = z.strictObject({
       medianPrice: amount,
     }),
   ),
+  /**
+   * The published price index per (class, region), sorted like `classes`: micro-credits per
+   * unit-second, moved once per `priceEpochMs` by utilization (docs/routing.md). A region without
+   * active offers keeps its last index; `updatedAt` says when it was last measured.
+   */
+  priceIndex: z.array(
+    z.strictObject({
+      resourceClass: z.string(),
+      region: z.string(),
+      index: amount,
+      utilizationBps: z.number().int().min(0).max(10_000),
+      updatedAt: z.number().int(),
+    }),
+  ),
 });
 export type Market = z.infer<typeof marketSchema>;
 

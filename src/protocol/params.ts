@@ -47,6 +47,11 @@ export const paramsSchema = z.strictObject({
   verdictWindowMs: bounded(1_000, 24 * 3600_000).default(60_000),
   /** Each dispute round (both answers, or the referee's step) must finish within this long. */
   disputeRoundMs: bounded(1_000, 24 * 3600_000).default(30_000),
+  /**
+   * The price index per (class, region) moves once per epoch this long, at the first tick after it
+   * ends. Long enough that one busy minute is not a trend, short enough to follow a day's demand.
+   */
+  priceEpochMs: bounded(1_000, 24 * 3600_000).default(60_000),
 });
 
 export type Params = z.output<typeof paramsSchema>;
@@ -69,4 +74,5 @@ export const defaultParams: Params = {
   spotNewcomerPpm: 1_000_000,
   verdictWindowMs: 60_000,
   disputeRoundMs: 30_000,
+  priceEpochMs: 60_000,
 };

@@ -50,6 +50,40 @@ export function nextPriceIndex(
   return next < rule.minIndex ? rule.minIndex : next;
 }
 
+/**
+ * One epoch's move, stopped at the asks of the book: the index rises no higher than the highest
+ * active ask of its (class, region) and falls no lower than the lowest, unless it already stood
+ * beyond that bound, where it stays. It still moves by at most 1 / maxChangeDenominator per epoch
+ * and never crosses the rule's floor.
+ *
+ * Why the bounds: EIP-1559's base fee is paid, so a high fee lowers demand and the fee comes back.
+ * Nobody pays this index, so nothing pulls it back: a region that stays full would compound 12.5 %
+ * per epoch without limit, and an idle one would decay to a price nobody offers. Within the book
+ * the index keeps its meaning — where between the cheapest and the dearest ask the region trades.
+ *
+ * @example
+ * nextPriceIndexWithinAsks(900n, 10_000, 500n, 950n) // 950n: +12.5 % would be 1,012
+ * nextPriceIndexWithinAsks(600n, 0, 550n, 950n)      // 550n: −12.5 % would be 525
+ */
+export function nextPriceIndexWithinAsks(
+  index: bigint,
+  utilizationBps: number,
+  lowestAsk: bigint,
+  highestAsk: bigint,
+  rule: PriceIndexRule = defaultPriceIndexRule,
+): bigint {
+  const next = nextPriceIndex(index, utilizationBps, rule);
+  if (next > index) {
+    const ceiling = index > highestAsk ? index : highestAsk;
+    return next < ceiling ? next : ceiling;
+  }
+  if (next < index) {
+    const floor = index < lowestAsk ? index : lowestAsk;
+    return next > floor ? next : floor;
+  }
+  return next;
+}
+
 /** Key of an index entry: `class|region`. */
 export function priceIndexKey(resourceClass: string, region: string): string {
   return `${resourceClass}|${region}`;

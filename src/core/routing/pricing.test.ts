@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { effectiveCost, transferMs } from "./effective-cost.ts";
-import { nextPriceIndex, updatePriceIndex } from "./price-index.ts";
+import { nextPriceIndex, nextPriceIndexWithinAsks, updatePriceIndex } from "./price-index.ts";
 
 describe("effective cost", () => {
   const base = {
@@ -54,5 +55,39 @@ describe("price index (EIP-1559 rule)", () => {
       { resourceClass: "cpu", region: "Tokyo", index: 100n },
       { resourceClass: "gpu:H100", region: "Frankfurt", index: 1_125n },
     ]);
+  });
+  it("within the asks: stops at the highest ask when full and at the lowest when idle", () => {
+    assert.equal(nextPriceIndexWithinAsks(900n, 10_000, 500n, 950n), 950n);
+    assert.equal(nextPriceIndexWithinAsks(600n, 0, 550n, 950n), 550n);
+    assert.equal(nextPriceIndexWithinAsks(800n, 10_000, 500n, 1_000n), 900n);
+    // Already beyond a bound (the book moved): it stays rather than move further out or jump back.
+    assert.equal(nextPriceIndexWithinAsks(2_000n, 10_000, 500n, 1_000n), 2_000n);
+    assert.equal(nextPriceIndexWithinAsks(100n, 0, 500n, 1_000n), 100n);
+    assert.equal(nextPriceIndexWithinAsks(2_000n, 0, 500n, 1_000n), 1_750n);
+  });
+  it("property: one epoch moves at most 1/8, in the direction of utilization, and not out of the asks", () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 1n, max: 10n ** 24n }),
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.bigInt({ min: 1n, max: 10n ** 24n }),
+        fc.bigInt({ min: 0n, max: 10n ** 24n }),
+        (index, utilizationBps, lowestAsk, spread) => {
+          const highestAsk = lowestAsk + spread;
+          const next = nextPriceIndexWithinAsks(index, utilizationBps, lowestAsk, highestAsk);
+          const moved = next > index ? next - index : index - next;
+          assert.ok(moved <= index / 8n, `${index} → ${next} moved more than 1/8`);
+          assert.ok(next >= 1n);
+          if (utilizationBps > 5_000) {
+            assert.ok(next >= index && next <= (index > highestAsk ? index : highestAsk));
+          } else if (utilizationBps < 5_000) {
+            assert.ok(next <= index && next >= (index < lowestAsk ? index : lowestAsk));
+          } else {
+            assert.equal(next, index);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
