@@ -15,10 +15,24 @@ import { parseJsonLimited } from "../protocol/json.ts";
 import type { FetchLike } from "../sdk/create-client.ts";
 import type { BlobStore } from "../store/blob-store.ts";
 
+/** Where a source serves a blob's manifest and chunks. */
+export interface BlobUrls {
+  manifest(base: string, cid: Cid): string;
+  chunk(base: string, cid: Cid, index: number): string;
+}
+
+/** The blob server's layout (api.ts `blobPaths`): `<base>/blobs/<cid>/manifest` and `…/chunks/<i>`. */
+export const blobServerUrls: BlobUrls = {
+  manifest: (base, cid) => base + blobPaths.manifest.replace(":cid", cid),
+  chunk: (base, cid, index) => base + blobPaths.chunk.replace(":cid", cid).replace(":index", String(index)),
+};
+
 export interface FetchBlobOptions {
   readonly cid: Cid;
   /** Base URLs of agents that may hold the blob, tried in order. */
   readonly sources: readonly string[];
+  /** How a source lays out its URLs (default {@link blobServerUrls}; a relay has its own). */
+  readonly urls?: BlobUrls;
   /** Default the global fetch; pass a wrapper to emulate latency between the two agents' cities. */
   readonly fetch?: FetchLike;
   /** Where to put the blob once it is complete and verified. */
@@ -116,7 +130,7 @@ async function fetchFrom(
   counters: Counters,
 ): Promise<{ bytes: Uint8Array; chunks: number }> {
   const { cid } = options;
-  const manifestUrl = base + blobPaths.manifest.replace(":cid", cid);
+  const manifestUrl = (options.urls ?? blobServerUrls).manifest(base, cid);
   const manifest = parseManifest(
     options,
     new TextDecoder().decode(await get(options, manifestUrl, counters)),
@@ -174,7 +188,7 @@ async function fetchChunk(
   index: number,
   counters: Counters,
 ): Promise<Uint8Array> {
-  const url = base + blobPaths.chunk.replace(":cid", manifest.cid).replace(":index", String(index));
+  const url = (options.urls ?? blobServerUrls).chunk(base, manifest.cid as Cid, index);
   const expectedLength = Math.min(manifest.chunkSize, manifest.size - index * manifest.chunkSize);
   for (let attempt = 0; ; attempt++) {
     const bytes = await get(options, url, counters);

@@ -7,3 +7,4 @@
  * verifyEnvelope(nodeEd25519, env); // same verdicts as nobleEd25519, an order of magnitude faster
  */
 export { nodeEd25519 } from "./ed25519.node.ts";
+export * from "./job-crypto.node.ts";
