@@ -18,7 +18,16 @@ import { apiErrorOf, asSwitchyardError, httpErrorOf } from "./http-errors.ts";
 import type { CoordinatorMetrics } from "./metrics.ts";
 import { maxBatchMessages } from "./openapi.ts";
 import type { Sequencer } from "./sequencer.ts";
-import { accountView, assignmentsOf, jobView, jobViews, marketView, nodeViews, statusView } from "./views.ts";
+import {
+  accountView,
+  assignmentsOf,
+  jobView,
+  jobViews,
+  marketView,
+  nodeViews,
+  rttView,
+  statusView,
+} from "./views.ts";
 
 export interface HttpLimits {
   /** Largest request body in bytes. */
@@ -139,6 +148,11 @@ export function createHttpApi(ctx: HttpApiContext): Hono<{ Bindings: HttpBinding
     );
   });
   app.get(apiPaths.nodes, (c) => c.json({ nodes: nodeViews(sequencer.state, ctx.lastSeen) }));
+  app.get(apiPaths.rtt, (c) => {
+    const from = requireHex(c.req.query("from"), "from") as PublicKeyHex;
+    const to = requireHex(c.req.query("to"), "to") as PublicKeyHex;
+    return c.json(rttView(sequencer.state, from, to));
+  });
   app.get(apiPaths.market, (c) => c.json(marketView(sequencer.state)));
   app.get(apiPaths.jobs, (c) => {
     const requester = c.req.query("requester");
