@@ -153,10 +153,14 @@ describe("live network coordinates over loopback with emulated latency", () => {
     }
   });
 
-  test("error: the RTT of an unregistered node is UNKNOWN_NODE", async () => {
+  test("error: the RTT of an unregistered node is UNKNOWN_NODE, of a malformed key MALFORMED", async () => {
     await assert.rejects(
       getRtt(client, { from: key("Frankfurt"), to: testIdentity("nobody").publicKey }),
       (e: Error & { code?: string }) => e.code === "UNKNOWN_NODE",
+    );
+    await assert.rejects(
+      getRtt(client, { from: "frankfurt", to: key("Singapore") }),
+      (e: Error & { code?: string }) => e.code === "MALFORMED",
     );
   });
 });

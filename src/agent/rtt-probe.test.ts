@@ -81,7 +81,14 @@ async function until(what: string, condition: () => boolean): Promise<void> {
 }
 
 type Behaviour =
-  | { readonly rtts: number[]; readonly coordinate?: NetworkCoordinate; readonly as?: string }
+  | {
+      readonly rtts: number[];
+      readonly coordinate?: NetworkCoordinate;
+      /** Answer as this node instead. */
+      readonly as?: string;
+      /** Whitespace before the reply: valid JSON, but not the size of a ping reply. */
+      readonly pad?: number;
+    }
   | "silent";
 
 /**
@@ -108,7 +115,8 @@ function scriptedNetwork(peers: ReadonlyMap<string, Behaviour>) {
       node: behaviour.as ?? id,
       ...(behaviour.coordinate === undefined ? {} : { coordinate: behaviour.coordinate }),
     };
-    return Promise.resolve(Response.json(reply));
+    const text = " ".repeat(behaviour.pad ?? 0) + JSON.stringify(reply);
+    return Promise.resolve(new Response(text, { headers: { "content-type": "application/json" } }));
   };
   return { fetch, now: () => clock, requests };
 }
@@ -229,6 +237,20 @@ describe("rtt probe", () => {
     assert.equal(second.published, false);
     assert.deepEqual(published, [], "nothing learned, nothing reported");
     assert.equal(timers.pending.size, 0, "every ping timer was cleared");
+  });
+
+  test("error: a reply far larger than a ping reply is lost, however valid", async () => {
+    const padded = node(key("a"), "Singapore");
+    const { probe } = probeWith([padded], new Map([[padded.id, { rtts: [150, 150], pad: 8_000 }]]), {
+      peersPerRound: 1,
+      pingsPerPeer: 1,
+    });
+    assert.deepEqual((await probe.round()).samples, [{ peer: padded.id, answered: 0 }]);
+    const small = probeWith([padded], new Map([[padded.id, { rtts: [150], pad: 100 }]]), {
+      peersPerRound: 1,
+      pingsPerPeer: 1,
+    });
+    assert.deepEqual((await small.probe.round()).samples, [{ peer: padded.id, answered: 1, rttMs: 150 }]);
   });
 
   test("reports after the first sample, then only once the coordinate moved past the threshold", async () => {
