@@ -6,6 +6,7 @@ import type { Assignment } from "../protocol/api.ts";
 import type { Identity } from "../protocol/envelope.ts";
 import type { SwitchyardError } from "../protocol/errors.ts";
 import type { Cid, PublicKeyHex } from "../protocol/ids.ts";
+import type { NetworkCoordinate } from "../protocol/network-coordinate.ts";
 import type { WorkerPool } from "../runtime/pool.ts";
 import type { FetchLike, WebSocketConstructorLike } from "../sdk/create-client.ts";
 import type { Backoff, StreamStatus } from "../sdk/index.ts";
@@ -14,6 +15,7 @@ import type { BenchmarkOptions } from "./benchmark.ts";
 import type { FetchBlobResult } from "./blob-fetch.ts";
 import type { StageJournal, StageResult } from "./journal.ts";
 import type { OnboardReport, ProviderNode } from "./onboard.ts";
+import type { RttProbe, RttProbeSettings } from "./rtt-probe.ts";
 
 export interface StartProviderOptions {
   /** The coordinator's base URL. */
@@ -68,6 +70,12 @@ export interface StartProviderOptions {
   readonly backoff?: Backoff;
   /** How long `stop()` waits for work in progress before cutting it off (default 10 s). */
   readonly stopGraceMs?: number;
+  /**
+   * Measure RTTs to a few peers and report this node's network coordinate (rtt-probe.ts). On by
+   * default: a round every 5 s, 3 peers, median of 3 pings each, reported when it moved ≥ 1 ms.
+   * `false` turns it off (the agent still answers other agents' pings).
+   */
+  readonly rttProbe?: false | RttProbeSettings;
   /** Progress and problems, for logs and the CLI. */
   readonly onEvent?: (event: ProviderEvent) => void;
 }
@@ -133,6 +141,13 @@ export type ProviderEvent =
   /** As referee: the one disputed step was executed and reported. */
   | { readonly type: "refereed"; readonly jobId: string; readonly stage: string; readonly step: number }
   | {
+      /** A network coordinate was reported, after probe round `round` with `samples` peers measured. */
+      readonly type: "coordinate";
+      readonly coordinate: NetworkCoordinate;
+      readonly round: number;
+      readonly samples: number;
+    }
+  | {
       readonly type: "error";
       readonly jobId?: string;
       readonly stage?: string;
@@ -161,6 +176,8 @@ export interface Provider {
   readonly endpoint: string;
   readonly onboarding: OnboardReport;
   readonly journal: StageJournal;
+  /** The RTT probe (its coordinate, and `round()` to measure now), unless `rttProbe: false`. */
+  readonly rttProbe: RttProbe | undefined;
   stats(): ProviderStats;
   /** Stop taking work, let work in progress finish (up to `stopGraceMs`), close everything. */
   stop(): Promise<void>;

@@ -16,7 +16,7 @@
  */
 import { Hono } from "hono";
 import { SwitchyardError } from "../protocol/errors.ts";
-import { type Backoff, getNodes, isUnreachable, subscribeAssignments } from "../sdk/index.ts";
+import { type Backoff, getNodes, isUnreachable, signAndSubmit, subscribeAssignments } from "../sdk/index.ts";
 import { type AssignmentQueue, assignmentQueue } from "./assignment-queue.ts";
 import { runStandardBenchmark } from "./benchmark.ts";
 import { type BlobRoutes, blobRoutes } from "./blob-server.ts";
@@ -24,6 +24,7 @@ import { type AgentHttpServer, serveApp } from "./http.ts";
 import { type OnboardReport, onboard } from "./onboard.ts";
 import { openProviderContext, type ProviderContext, reportError } from "./provider-context.ts";
 import type { Provider, ProviderStats, StartProviderOptions } from "./provider-types.ts";
+import { createRttProbe, pingRoutes, type RttProbe } from "./rtt-probe.ts";
 import { startVerifierRole } from "./verification.ts";
 import { reconcileJournal } from "./work-assignment.ts";
 
@@ -54,7 +55,8 @@ export type {
 export async function startProvider(options: StartProviderOptions): Promise<Provider> {
   const controller = new AbortController();
   const ctx = await openProviderContext(options, controller.signal);
-  const { app, blobService } = agentRoutes(ctx, options);
+  const probe = rttProbeOf(ctx, options);
+  const { app, blobService } = agentRoutes(ctx, options, probe);
   const { server, onboarding } = await serveAndOnboard(ctx, options, app).catch(async (error: unknown) => {
     if (ctx.ownsPool) await ctx.pool.close();
     throw error;
@@ -64,22 +66,60 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
   const queue = assignmentQueue(ctx);
   const consuming = consumeAssignments(ctx, options.backoff, queue);
   startVerifierRole(ctx, { intervalMs: options.taskPollMs ?? 250, cheat: options.cheat !== undefined });
+  // Registered now, so its reports are accepted.
+  probe?.start();
   ctx.emit({ type: "ready", endpoint, onboarding });
   return {
     publicKey: ctx.me,
     endpoint,
     onboarding,
     journal: ctx.journal,
+    rttProbe: probe,
     stats: () => statsOf(ctx, blobService),
     stop: () =>
-      stopAgent({ ctx, controller, queue, consuming, server, graceMs: options.stopGraceMs ?? 10_000 }),
+      stopAgent({ ctx, controller, queue, consuming, probe, server, graceMs: options.stopGraceMs ?? 10_000 }),
   };
 }
 
-/** What other agents reach on this one: its blobs and the qpu half of its loops. */
+/**
+ * The probe that keeps this node's network coordinate (rtt-probe.ts): peers from the coordinator's
+ * node list, pings over the agent's own fetch (so local networks pay the emulated latency), reports
+ * signed with the node's identity. Unreachable coordinators and peers are expected and not errors.
+ */
+function rttProbeOf(ctx: ProviderContext, options: StartProviderOptions): RttProbe | undefined {
+  if (options.rttProbe === false) return undefined;
+  return createRttProbe({
+    ...options.rttProbe,
+    self: ctx.me,
+    location: { latE6: options.node.latE6, lonE6: options.node.lonE6 },
+    nodes: () => getNodes(ctx.client),
+    fetch: ctx.fetch,
+    publish: async (coordinate) => {
+      await signAndSubmit(ctx.client, {
+        identity: ctx.identity,
+        type: "reportCoordinate",
+        body: { coordinate },
+      });
+    },
+    signal: ctx.signal,
+    onError: (error) => {
+      if (!isUnreachable(error)) reportError(ctx, error);
+    },
+    onPublish: (coordinate, round) =>
+      ctx.emit({
+        type: "coordinate",
+        coordinate,
+        round: round.round,
+        samples: round.samples.filter((s) => s.rttMs !== undefined).length,
+      }),
+  });
+}
+
+/** What other agents reach on this one: its blobs, the qpu half of its loops and its ping. */
 function agentRoutes(
   ctx: ProviderContext,
   options: StartProviderOptions,
+  probe: RttProbe | undefined,
 ): { app: Hono; blobService: BlobRoutes } {
   const blobService = blobRoutes({
     blobs: ctx.blobs,
@@ -89,6 +129,8 @@ function agentRoutes(
   const app = new Hono();
   app.route("/", blobService.app);
   app.route("/", ctx.loops.app);
+  const coordinate = () => probe?.networkCoordinate();
+  app.route("/", pingRoutes(ctx.me, coordinate));
   return { app, blobService };
 }
 
@@ -178,22 +220,26 @@ function statsOf(ctx: ProviderContext, blobService: BlobRoutes): ProviderStats {
   };
 }
 
-/** Stop taking work, let work in progress finish (up to `graceMs`), close the pool (if ours) and the server. */
+/**
+ * Stop taking work and probing, let work in progress (and a probe round's report) finish, up to
+ * `graceMs`; close the pool (if ours) and the server.
+ */
 async function stopAgent(running: {
   readonly ctx: ProviderContext;
   readonly controller: AbortController;
   readonly queue: AssignmentQueue;
   readonly consuming: Promise<void>;
+  readonly probe: RttProbe | undefined;
   readonly server: AgentHttpServer;
   readonly graceMs: number;
 }): Promise<void> {
-  const { ctx, controller, queue, consuming, server, graceMs } = running;
+  const { ctx, controller, queue, consuming, probe, server, graceMs } = running;
   if (controller.signal.aborted) return;
   controller.abort();
   queue.cancelRetries();
   await consuming.catch(() => {});
   const grace = new Promise((r) => setTimeout(r, graceMs).unref());
-  await Promise.race([queue.settled(), grace]);
+  await Promise.race([Promise.all([queue.settled(), probe?.stopped()]), grace]);
   if (ctx.ownsPool) await ctx.pool.close();
   await server.close();
 }

@@ -17,6 +17,8 @@ export class NodeLocations {
   private readonly byKey = new Map<string, GeoPoint>();
   private readonly byOrigin = new Map<string, GeoPoint>();
   private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private lastRefreshAt = Number.NEGATIVE_INFINITY;
 
   /** Poll the coordinator's node list every `intervalMs`. */
   start(coordinatorUrl: string, intervalMs = 2_000): void {
@@ -52,6 +54,29 @@ export class NodeLocations {
   ofUrl(url: URL): GeoPoint | null {
     return this.byOrigin.get(url.origin) ?? null;
   }
+
+  /**
+   * Where the process behind `url` is. An origin no node has registered (as far as the last poll
+   * knows) costs one refresh first — shared by concurrent callers and at most one per `minGapMs` —
+   * so a peer that registered since the last poll is delayed from its first request on, instead of
+   * answering a ping or a blob request at loopback speed.
+   */
+  async locate(url: URL, coordinatorUrl: string, minGapMs = 500): Promise<GeoPoint | null> {
+    const known = this.ofUrl(url);
+    if (known !== null) return known;
+    if (this.refreshing === undefined && performance.now() - this.lastRefreshAt >= minGapMs) {
+      this.refreshing = this.refresh(coordinatorUrl)
+        .catch(() => {
+          // The coordinator may be restarting: this request goes undelayed, the next one asks again.
+        })
+        .finally(() => {
+          this.lastRefreshAt = performance.now();
+          this.refreshing = undefined;
+        });
+    }
+    await this.refreshing;
+    return this.ofUrl(url);
+  }
 }
 
 export function cityPoint(city: string): GeoPoint {
@@ -76,6 +101,6 @@ export function emulatedFetch(
 ): FetchLike {
   const coordinatorOrigin = new URL(coordinatorUrl).origin;
   return withEmulatedLatency(fetch, self, (url) =>
-    url.origin === coordinatorOrigin ? coordinatorPoint : locations.ofUrl(url),
+    url.origin === coordinatorOrigin ? coordinatorPoint : locations.locate(url, coordinatorUrl),
   );
 }

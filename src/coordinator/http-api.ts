@@ -25,6 +25,7 @@ import {
   jobViews,
   marketView,
   nodeViews,
+  rttView,
   statusView,
   tasksOf,
 } from "./views.ts";
@@ -148,6 +149,11 @@ export function createHttpApi(ctx: HttpApiContext): Hono<{ Bindings: HttpBinding
     );
   });
   app.get(apiPaths.nodes, (c) => c.json({ nodes: nodeViews(sequencer.state, ctx.lastSeen) }));
+  app.get(apiPaths.rtt, (c) => {
+    const from = requireHex(c.req.query("from"), "from") as PublicKeyHex;
+    const to = requireHex(c.req.query("to"), "to") as PublicKeyHex;
+    return c.json(rttView(sequencer.state, from, to));
+  });
   app.get(apiPaths.market, (c) => c.json(marketView(sequencer.state)));
   app.get(apiPaths.jobs, (c) => {
     const requester = c.req.query("requester");

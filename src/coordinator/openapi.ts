@@ -15,6 +15,7 @@ import {
   marketSchema,
   nodeViewSchema,
   receiptSchema,
+  rttPredictionSchema,
   statusSchema,
   streamFrameSchema,
   taskSchema,
@@ -70,6 +71,7 @@ const components = {
   BatchResponse: batchResponseSchema,
   Status: statusSchema,
   NodeList: z.strictObject({ nodes: z.array(nodeViewSchema) }),
+  RttPrediction: rttPredictionSchema,
   Market: marketSchema,
   JobList: z.strictObject({ jobs: z.array(jobViewSchema) }),
   Job: jobViewSchema,
@@ -174,6 +176,15 @@ export function openapiDocument(version: string): Record<string, unknown> {
       },
       [apiPaths.status]: get("Network, head, state hash and parameters", "Status"),
       [apiPaths.nodes]: get("Registered nodes with their offers", "NodeList"),
+      [apiPaths.rtt]: get(
+        "Predicted round trip between two nodes: from their reported coordinates, else geography",
+        "RttPrediction",
+        [
+          { ...hexParam("from", "query", "node public key"), required: true },
+          { ...hexParam("to", "query", "node public key"), required: true },
+        ],
+        "UNKNOWN_NODE",
+      ),
       [apiPaths.market]: get("Active offers per resource class and region", "Market"),
       [apiPaths.jobs]: get("Jobs, newest first (at most 100)", "JobList", [
         hexParam("requester", "query", "only this requester's jobs"),

@@ -7,8 +7,11 @@ import {
   jobViewSchema,
   marketSchema,
   nodeViewSchema,
+  rttPredictionSchema,
   statusSchema,
 } from "../protocol/api.ts";
+import { isSwitchyardError } from "../protocol/errors.ts";
+import { predictRttMs } from "../protocol/geo.ts";
 import type { JobId, PublicKeyHex } from "../protocol/ids.ts";
 import { must, onboardProviders, worldProviders } from "../sim/fixtures.ts";
 import { LocalNetwork, simIdentity } from "../sim/local-network.ts";
@@ -20,6 +23,7 @@ import {
   jobViews,
   marketView,
   nodeViews,
+  rttView,
   statusView,
 } from "./views.ts";
 
@@ -104,6 +108,53 @@ describe("views are pure functions of the state, shaped as the API says", () => 
       "lastSeen" in nodes.find((n) => n.id === fra!.who.publicKey)!,
       false,
       "absent, not undefined",
+    );
+  });
+
+  test("nodes show their latest reported coordinate; the RTT view predicts from it, else from geography", () => {
+    const net = network();
+    const [a, b] = [fra!.who.publicKey, sin!.who.publicKey];
+    const geo = rttView(net.state, a, b);
+    assert.deepEqual(geo, { from: a, to: b, rttMs: predictRttMs(fra!.node, sin!.node), source: "geo" });
+    assert.deepEqual(rttPredictionSchema.parse(geo), geo);
+    must(
+      net.send(fra!.who, "reportCoordinate", {
+        coordinate: { vectorUs: [0, 0, 0], heightUs: 500, errorPpm: 90_000 },
+      }),
+    );
+    const reportedAt = net.state.time;
+    must(
+      net.send(sin!.who, "reportCoordinate", {
+        coordinate: { vectorUs: [0, 120_000, 50_000], heightUs: 1_500, errorPpm: 300_000 },
+      }),
+    );
+    const nodes = nodeViews(net.state, () => undefined);
+    const frankfurt = nodes.find((n) => n.id === a)!;
+    assert.deepEqual(frankfurt.coordinate, {
+      vectorUs: [0, 0, 0],
+      heightUs: 500,
+      errorPpm: 90_000,
+      reportedAt,
+    });
+    assert.deepEqual(nodeViewSchema.parse(frankfurt), frankfurt);
+    assert.equal(
+      "coordinate" in nodes.find((n) => n.id === nyc!.who.publicKey)!,
+      false,
+      "absent until reported",
+    );
+    // ‖(0, 120, 50)‖ = 130 ms, + 0.5 + 1.5 = 132 ms.
+    assert.deepEqual(rttView(net.state, b, a), {
+      from: b,
+      to: a,
+      rttMs: 132,
+      source: "coordinates",
+      errorPpm: 300_000,
+    });
+    assert.equal(rttView(net.state, a, nyc!.who.publicKey).source, "geo", "New York has not reported");
+    const stranger = simIdentity("stranger").publicKey;
+    assert.throws(
+      () => rttView(net.state, a, stranger),
+      (e) => isSwitchyardError(e, "UNKNOWN_NODE") && e.details["to"] === stranger,
     );
   });
 

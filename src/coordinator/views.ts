@@ -6,17 +6,27 @@
  */
 
 import { z } from "zod";
-import { accounts, balanceOf, type Effect, type Job, type Stage, type State } from "../core/index.ts";
+import {
+  accounts,
+  balanceOf,
+  type Effect,
+  type Job,
+  predictRtt,
+  type Stage,
+  type State,
+} from "../core/index.ts";
 import type {
   Account,
   Assignment,
   JobView,
   Market,
   NodeView,
+  RttPredictionView,
   Status,
   stageViewSchema,
   Task,
 } from "../protocol/api.ts";
+import { SwitchyardError } from "../protocol/errors.ts";
 import type { Hex32, JobId, PublicKeyHex } from "../protocol/ids.ts";
 import { paramsSchema } from "../protocol/params.ts";
 import { regionOf } from "../protocol/regions.ts";
@@ -85,8 +95,28 @@ export function nodeViews(state: State, lastSeen: (node: PublicKeyHex) => number
       openStages: node.openStages,
       offers: offersByNode.get(node.id) ?? [],
       ...(seen === undefined ? {} : { lastSeen: seen }),
+      ...(node.coordinate === undefined
+        ? {}
+        : { coordinate: { ...node.coordinate, vectorUs: [...node.coordinate.vectorUs] } }),
     };
   });
+}
+
+/**
+ * GET /v1/rtt: the predicted round trip between two registered nodes (`predictRtt`: their reported
+ * coordinates, else geography). UNKNOWN_NODE names the end that is not registered.
+ */
+export function rttView(state: State, from: PublicKeyHex, to: PublicKeyHex): RttPredictionView {
+  const node = (key: PublicKeyHex, end: string) => {
+    const found = state.nodes.get(key);
+    if (found === undefined) {
+      throw new SwitchyardError("UNKNOWN_NODE", `no node ${key.slice(0, 12)}… (${end}) is registered`, {
+        details: { [end]: key },
+      });
+    }
+    return found;
+  };
+  return { from, to, ...predictRtt(node(from, "from"), node(to, "to")) };
 }
 
 /**

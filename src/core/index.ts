@@ -10,6 +10,19 @@ export { balanceOf } from "./ledger/ledger.ts";
 export { type ApplyResult, apply } from "./machine.ts";
 export { exclusionReasons } from "./market/match.ts";
 export { replay } from "./replay.ts";
+export {
+  coordinateFromVivaldi,
+  predictRtt,
+  type RttEndpoint,
+  type RttPrediction,
+  vivaldiFromCoordinate,
+} from "./routing/node-rtt.ts";
 export { priceEpochWouldChange } from "./routing/price-epoch.ts";
+export {
+  geoPriorCoordinate,
+  predictedRttMs,
+  updateCoordinate,
+  type VivaldiCoordinate,
+} from "./routing/vivaldi.ts";
 export { sequenceEvent } from "./sequence.ts";
 export * from "./state.ts";

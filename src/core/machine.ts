@@ -27,7 +27,7 @@ import {
   applyWithdrawUnbonded,
 } from "./ledger/handlers.ts";
 import { newJournal } from "./ledger/journal.ts";
-import { applyRegisterNode } from "./market/nodes.ts";
+import { applyRegisterNode, applyReportCoordinate } from "./market/nodes.ts";
 import { applyPostOffer, applyWithdrawOffer } from "./market/offers.ts";
 import { applyPriceEpoch } from "./routing/price-epoch.ts";
 import { type State, stageKey } from "./state.ts";
@@ -62,6 +62,9 @@ function applyMessage(ctx: MessageContext, env: Envelope): void {
       return;
     case "registerNode":
       applyRegisterNode(ctx, env.body);
+      return;
+    case "reportCoordinate":
+      applyReportCoordinate(ctx, env.body);
       return;
     case "postOffer":
       applyPostOffer(ctx, env.body);

@@ -6,6 +6,7 @@
  */
 import type { Cid, Hex32, JobId, OfferId, PublicKeyHex } from "../protocol/ids.ts";
 import type { StageSpec } from "../protocol/messages.ts";
+import type { NetworkCoordinate } from "../protocol/network-coordinate.ts";
 import type { Params } from "../protocol/params.ts";
 import { defaultParams } from "../protocol/params.ts";
 import type { ReputationRecord } from "./reputation/reputation.ts";
@@ -28,6 +29,13 @@ export interface NodeRecord {
   offered: number;
   /** Stages assigned to this node that are not yet terminal; stake backing them cannot leave. */
   openStages: number;
+  /** The node's latest network coordinate (`reportCoordinate`), absent until it reports one. */
+  coordinate?: NodeCoordinate;
+}
+
+/** A reported network coordinate and the sequencer time it was reported at. */
+export interface NodeCoordinate extends NetworkCoordinate {
+  readonly reportedAt: number;
 }
 
 export interface Offer {

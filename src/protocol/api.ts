@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { errorCodes } from "./errors.ts";
 import { hex32Schema } from "./ids.ts";
+import { networkCoordinateSchema } from "./network-coordinate.ts";
 
 const amount = z.string().regex(/^-?(0|[1-9][0-9]*)$/);
 const hex = hex32Schema;
@@ -23,6 +24,8 @@ export const apiPaths = {
   status: "/v1/status",
   /** GET → { nodes: NodeView[] }. */
   nodes: "/v1/nodes",
+  /** GET ?from=<node>&to=<node> → RttPrediction: the predicted round trip between two nodes. */
+  rtt: "/v1/rtt",
   /** GET → Market. */
   market: "/v1/market",
   /** GET ?requester=<pk> → { jobs: JobView[] } (newest first, ≤ 100). */
@@ -106,8 +109,24 @@ export const nodeViewSchema = z.strictObject({
   offers: z.array(offerViewSchema),
   /** Last time the agent was seen on the stream (not part of the replicated state). */
   lastSeen: z.number().int().optional(),
+  /** The node's latest reported network coordinate (µs, ppm) and when it was reported. */
+  coordinate: networkCoordinateSchema.extend({ reportedAt: z.number().int() }).optional(),
 });
 export type NodeView = z.infer<typeof nodeViewSchema>;
+
+/**
+ * GET /v1/rtt: the round trip between two registered nodes, predicted from their reported network
+ * coordinates (`source: "coordinates"`, with the worse of their error estimates) or, while either
+ * has not reported one, from the built-in geographic model (`source: "geo"`). Whole ms.
+ */
+export const rttPredictionSchema = z.strictObject({
+  from: hex,
+  to: hex,
+  rttMs: z.number().int().min(0),
+  source: z.enum(["coordinates", "geo"]),
+  errorPpm: z.number().int().min(0).optional(),
+});
+export type RttPredictionView = z.infer<typeof rttPredictionSchema>;
 
 export const marketSchema = z.strictObject({
   classes: z.array(
@@ -316,6 +335,20 @@ export const clientFrameSchema = z.strictObject({
   id: z.string().min(1).max(64),
   envelope: z.unknown(),
 });
+
+/**
+ * An agent's ping, on its own HTTP server beside the blobs: `GET` → PingReply. Other agents time it
+ * to measure their round trip to this one (src/agent/rtt-probe.ts); the reply carries the node id,
+ * so a prober knows whom it reached, and the agent's current coordinate, which the prober's update
+ * needs.
+ */
+export const pingPath = "/v1/ping";
+
+export const pingReplySchema = z.strictObject({
+  node: hex,
+  coordinate: networkCoordinateSchema.optional(),
+});
+export type PingReply = z.infer<typeof pingReplySchema>;
 
 /** Blob transfer between providers (each agent serves its outputs). */
 export const blobPaths = {

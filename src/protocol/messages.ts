@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { Json } from "./canonical.ts";
 import { cidSchema, hex32Schema, jobIdSchema, offerIdSchema, publicKeySchema } from "./ids.ts";
 import { positiveMicroSchema } from "./money.ts";
+import { reportCoordinateSchema } from "./network-coordinate.ts";
 
 const name = z
   .string()
@@ -210,6 +211,7 @@ export const messageSchemas = {
   unbond: unbondSchema,
   withdrawUnbonded: withdrawUnbondedSchema,
   registerNode: registerNodeSchema,
+  reportCoordinate: reportCoordinateSchema,
   postOffer: postOfferSchema,
   withdrawOffer: withdrawOfferSchema,
   submitJob: submitJobSchema,

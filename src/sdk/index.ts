@@ -15,6 +15,7 @@ export * from "./get-events.ts";
 export * from "./get-job.ts";
 export * from "./get-market.ts";
 export * from "./get-nodes.ts";
+export * from "./get-rtt.ts";
 export * from "./get-status.ts";
 export * from "./get-tasks.ts";
 export { isUnreachable } from "./internal/request.ts";

@@ -93,6 +93,20 @@ describe("withEmulatedLatency", () => {
     assert.ok(performance.now() - start >= 2 * rttMs - 4 * slackMs);
   });
 
+  it("a point looked up asynchronously (an endpoint not seen yet) is awaited, then waited for", async () => {
+    const recorder = recordingFetch();
+    let lookups = 0;
+    const emulatedFetch = withEmulatedLatency(recorder.fetch, frankfurt, async (url) => {
+      lookups++;
+      await new Promise((resolve) => setImmediate(resolve));
+      return pointOf(url);
+    });
+    const start = performance.now();
+    await emulatedFetch("http://127.0.0.1:7401/v1/ping");
+    assert.equal(lookups, 1);
+    assert.ok(performance.now() - start >= rttMs - 2 * slackMs, "paid the emulated RTT");
+  });
+
   it("passes straight through when the target or the caller has no point", async () => {
     const recorder = recordingFetch();
     await withEmulatedLatency(recorder.fetch, frankfurt, pointOf)("http://127.0.0.1:9999/");

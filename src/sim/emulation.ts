@@ -57,8 +57,11 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
 /** The part of `fetch` the wrapper needs and returns (global `fetch` and test doubles fit it). */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
-/** Where the process behind a URL is emulated to be, or `null` for no emulation. */
-export type EmulatedPointOf = (url: URL) => GeoPoint | null;
+/**
+ * Where the process behind a URL is emulated to be, or `null` for no emulation. May look it up
+ * asynchronously (the CLI asks the coordinator about an endpoint it has not seen yet).
+ */
+export type EmulatedPointOf = (url: URL) => GeoPoint | null | Promise<GeoPoint | null>;
 
 function urlOf(input: string | URL | Request): URL {
   if (input instanceof URL) return input;
@@ -84,7 +87,7 @@ export function withEmulatedLatency(
   toPointOf: EmulatedPointOf,
 ): FetchLike {
   return async (input, init) => {
-    const oneWayMs = emulatedOneWayMs(from, toPointOf(urlOf(input)));
+    const oneWayMs = from === null ? 0 : emulatedOneWayMs(from, await toPointOf(urlOf(input)));
     if (oneWayMs === 0) return fetchImpl(input, init);
     const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined) ?? undefined;
     await delay(oneWayMs, signal);

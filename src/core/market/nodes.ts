@@ -31,3 +31,20 @@ export function applyRegisterNode(ctx: MessageContext, body: MessageBody<"regist
     openStages: 0,
   });
 }
+
+/**
+ * Stores the signer's latest network coordinate on its node (the one before is replaced: only the
+ * newest describes the node). The agents measure and compute it (src/agent/rtt-probe.ts); the core
+ * only keeps it, so `predictRtt` can estimate the RTT between any two nodes without probing them.
+ */
+export function applyReportCoordinate(ctx: MessageContext, body: MessageBody<"reportCoordinate">): void {
+  const node = ctx.state.nodes.get(ctx.signer);
+  if (node === undefined) {
+    throw new SwitchyardError(
+      "UNKNOWN_NODE",
+      "only a registered node reports a network coordinate: send registerNode first",
+    );
+  }
+  const { vectorUs, heightUs, errorPpm } = body.coordinate;
+  node.coordinate = { vectorUs: [...vectorUs], heightUs, errorPpm, reportedAt: ctx.time };
+}
