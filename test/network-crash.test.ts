@@ -142,4 +142,27 @@ describe("a real local network survives kill -9 of its coordinator", () => {
     assert.equal(report.ok, true, JSON.stringify(report.error));
     await network.restartCoordinator();
   });
+
+  test("replicate:2 over real agents: two providers in separate processes commit the same root and both are paid", async () => {
+    const client = cliClient(network.url);
+    const train = spec.stages.find((s) => s.name === "train")!;
+    const { jobId } = await submitJob(client, {
+      identity: requester,
+      spec: { budget: spec.budget, stages: [{ ...train, verification: "replicate:2" }] },
+    });
+    const job = await until(
+      "the replicated stage to finish",
+      () => getJob(client, { id: jobId }),
+      (j) => j.status === "finished",
+    );
+    const [a, b] = [
+      job.stages.find((s) => s.name === "train")!,
+      job.stages.find((s) => s.name === "train~2")!,
+    ];
+    assert.equal(a.status, "settled");
+    assert.equal(b.status, "settled");
+    assert.notEqual(a.provider, b.provider, "two distinct providers");
+    assert.equal(a.root, b.root, "reproducible kernels: identical roots from two processes");
+    for (const s of [a, b]) assert.equal(s.checks?.at(-1)?.outcome, "replica-agreed");
+  });
 });

@@ -35,7 +35,7 @@ export type StageResult = z.infer<typeof resultSchema>;
 
 const recordSchema = z.strictObject({
   jobId: hex32Schema,
-  stage: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
+  stage: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(~[2-9])?$/),
   program: z.string(),
   phase: z.enum(stagePhases),
   result: resultSchema.optional(),

@@ -12,6 +12,7 @@ import {
   type Effect,
   type Job,
   predictRtt,
+  resultOf,
   type Stage,
   type State,
 } from "../core/index.ts";
@@ -326,7 +327,7 @@ function inputsWithSources(
 function stageInputs(job: Job, stage: Stage): string[] {
   const inputs: string[] = [...stage.spec.inputs];
   for (const dep of stage.spec.after) {
-    const output = job.stages.get(dep)?.output;
+    const output = resultOf(job, dep);
     if (output !== undefined) inputs.push(output);
   }
   return inputs;

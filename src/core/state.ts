@@ -99,6 +99,12 @@ export interface Stage {
   placement?: PlacementExplanation;
   settlements: number;
   failure?: string;
+  /**
+   * `replicate:k`: the group this stage belongs to (the primary's name; the others are named
+   * `<primary>~2` … `<primary>~k`). On the primary, once the group is resolved, the outcome and the
+   * agreed result, which dependents read.
+   */
+  replication?: ReplicationRecord;
   /** Checkpoint layout and manifest blob of the committed result (spot-checked stages). */
   checkpointEvery?: number;
   manifest?: Cid;
@@ -108,6 +114,14 @@ export interface Stage {
   check?: Check;
   /** Every finished verification of this stage, oldest first (a re-run adds one). */
   checks?: CheckRecord[];
+}
+
+export interface ReplicationRecord {
+  readonly group: string;
+  readonly k: number;
+  outcome?: "agreed" | "no-quorum";
+  root?: Hex32;
+  output?: Hex32;
 }
 
 /**
@@ -151,6 +165,9 @@ export const checkOutcomes = [
   "verifier-silent",
   "both-silent",
   "no-referee",
+  "replica-agreed",
+  "replica-dissent",
+  "no-quorum",
 ] as const;
 export type CheckOutcome = (typeof checkOutcomes)[number];
 

@@ -149,7 +149,16 @@ export const submitJobSchema = z.strictObject({
   budget: positiveMicroSchema,
 });
 
-const stageRef = { jobId: jobIdSchema, stage: name };
+/**
+ * A stage as messages refer to it: a spec name, or a replica of one (`train~2`: replicate:k adds
+ * `<name>~2` … `<name>~k`; spec names cannot contain `~`, so they never collide).
+ */
+const stageName = z
+  .string()
+  .min(1)
+  .max(66)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(~[2-9])?$/, "letters, digits, . _ - only (replicas end in ~k)");
+const stageRef = { jobId: jobIdSchema, stage: stageName };
 export const cancelJobSchema = z.strictObject({ jobId: jobIdSchema });
 export const startStageSchema = z.strictObject(stageRef);
 export const commitResultSchema = z.strictObject({

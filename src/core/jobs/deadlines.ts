@@ -10,6 +10,7 @@ import { slash } from "../ledger/handlers.ts";
 import { balanceOf, bpsFloor } from "../ledger/ledger.ts";
 import type { Job, Stage } from "../state.ts";
 import { expireCheck, recordReputation } from "../verification/live.ts";
+import { resolveGroupIfComplete } from "../verification/replication-live.ts";
 import { transition } from "./lifecycle.ts";
 import { placePending, releasePlacement } from "./placement.ts";
 import { acceptAndContinue, failStage, finishJobIfDone } from "./settle.ts";
@@ -32,7 +33,14 @@ function timeOut(ctx: ApplyContext, job: Job, key: string, stage: Stage): void {
   delete stage.price;
   delete stage.deadline;
   if (stage.attempts >= ctx.state.params.maxAttempts) {
-    failStage(ctx, job, stage, `no provider finished it in ${stage.attempts} attempts`);
+    const reason = `no provider finished it in ${stage.attempts} attempts`;
+    if (stage.replication !== undefined && stage.spec.name !== stage.replication.group) {
+      // A replica that never finished: its group decides with the members that committed.
+      transition(ctx, key, stage, "failed");
+      stage.failure = reason;
+      ctx.effects.push({ type: "stageFailed", jobId: job.id, stage: stage.spec.name, reason });
+      resolveGroupIfComplete(ctx, job, stage);
+    } else failStage(ctx, job, stage, reason);
     finishJobIfDone(ctx, job);
     return;
   }

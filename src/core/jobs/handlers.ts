@@ -5,6 +5,7 @@ import type { MessageBody } from "../../protocol/messages.ts";
 import type { MessageContext } from "../context.ts";
 import { type Job, type Stage, type State, stageKey } from "../state.ts";
 import { checkCommitLayout, onCommitted, waiveCheck } from "../verification/live.ts";
+import { onReplicaCommitted, resolveGroupIfComplete } from "../verification/replication-live.ts";
 import { transition } from "./lifecycle.ts";
 import { releasePlacement } from "./placement.ts";
 import { acceptAndContinue, finishJobIfDone } from "./settle.ts";
@@ -63,6 +64,10 @@ export function applyCommitResult(ctx: MessageContext, body: MessageBody<"commit
   transition(ctx, key, stage, "committed");
   ctx.journal.jobs.add(job.id);
   onCommitted(ctx, key, stage);
+  if (stage.replication !== undefined) {
+    onReplicaCommitted(ctx, job, stage);
+    return;
+  }
   // Without a policy and a window there is nothing to wait for; a checked stage waits for its beacon.
   if (ctx.state.params.verificationWindowMs === 0 && stage.check === undefined)
     acceptAndContinue(ctx, job, stage);
@@ -73,6 +78,12 @@ export function applyAcceptStage(ctx: MessageContext, body: MessageBody<"acceptS
   if (job.requester !== ctx.signer)
     throw new SwitchyardError("NOT_AUTHORIZED", "only the requester can accept a result early");
   requireStatus(stage, "committed", "accept");
+  if (stage.replication !== undefined) {
+    throw new SwitchyardError(
+      "ILLEGAL_TRANSITION",
+      `stage ${stage.spec.name} is replicated: its group's quorum decides, not an early acceptance`,
+    );
+  }
   if (stage.check !== undefined && stage.check.phase !== "beacon") {
     throw new SwitchyardError(
       "ILLEGAL_TRANSITION",
@@ -98,5 +109,7 @@ export function applyCancelJob(ctx: MessageContext, body: MessageBody<"cancelJob
     }
   }
   ctx.journal.jobs.add(job.id);
+  // A replica group whose last open member was cancelled is decided by the members that committed.
+  for (const stage of job.stages.values()) resolveGroupIfComplete(ctx, job, stage);
   finishJobIfDone(ctx, job);
 }

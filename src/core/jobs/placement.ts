@@ -11,7 +11,16 @@ import type { Job, Stage } from "../state.ts";
 import { transition } from "./lifecycle.ts";
 
 export function dependenciesSettled(job: Job, stage: Stage): boolean {
-  return stage.spec.after.every((d) => job.stages.get(d)?.status === "settled");
+  return stage.spec.after.every((d) => {
+    const dep = job.stages.get(d);
+    return dep?.status === "settled" || dep?.replication?.outcome === "agreed";
+  });
+}
+
+/** What a dependency hands on: its output, or its replica group's agreed output. */
+export function resultOf(job: Job, name: string): string | undefined {
+  const dep = job.stages.get(name);
+  return dep?.replication?.output ?? dep?.output;
 }
 
 /** Try to place one pending stage whose dependencies have settled. */
@@ -49,7 +58,7 @@ export function placeStage(ctx: ApplyContext, job: Job, key: string, stage: Stag
   transition(ctx, key, stage, "matched");
   const inputs: Cid[] = [...stage.spec.inputs];
   for (const d of stage.spec.after) {
-    const out = job.stages.get(d)?.output;
+    const out = resultOf(job, d);
     if (out !== undefined) inputs.push(out as string as Cid);
   }
   ctx.effects.push({

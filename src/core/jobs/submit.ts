@@ -10,6 +10,7 @@ import { available, escrow } from "../ledger/accounts.ts";
 import { bpsCeil, post, requireFunds } from "../ledger/ledger.ts";
 import type { Job, Stage } from "../state.ts";
 import { verificationReserve } from "../verification/live.ts";
+import { replicaSpecs, replicationFactor } from "../verification/replication-group.ts";
 
 /**
  * The most a stage can cost its requester: max price × units × seconds, plus the protocol fee and,
@@ -95,24 +96,18 @@ export function applySubmitJob(ctx: MessageContext, body: MessageBody<"submitJob
   const order = topologicalOrder(body.stages);
   const feeBps = state.params.protocolFeeBps;
   for (const s of body.stages) {
-    if (s.verification.startsWith("replicate:")) {
+    const partOfLoop = s.loop !== undefined || body.stages.some((o) => o.loop?.with === s.name);
+    if (s.verification !== "none" && partOfLoop) {
       throw new SwitchyardError(
         "INVALID_JOB",
-        `stage ${s.name}: ${s.verification} is simulated and benchmarked but not yet enforced by the network; use "spot" or "none"`,
-      );
-    }
-    if (
-      s.verification === "spot" &&
-      (s.loop !== undefined || body.stages.some((o) => o.loop?.with === s.name))
-    ) {
-      throw new SwitchyardError(
-        "INVALID_JOB",
-        `stage ${s.name}: loop stages cannot be spot-checked yet (their steps depend on the partner); use "none"`,
+        `stage ${s.name}: loop stages cannot be verified yet (their steps depend on the partner); use verification "none"`,
       );
     }
   }
   const vBps = state.params.verifierFeeBps;
-  const reserves = new Map(body.stages.map((s) => [s.name, stageReserve(s, feeBps, vBps)]));
+  // replicate:k adds k − 1 replicas of the stage, each with its own provider and reserve.
+  const all = body.stages.flatMap((s) => [s, ...replicaSpecs(s)]);
+  const reserves = new Map(all.map((s) => [s.name, stageReserve(s, feeBps, vBps)]));
   const needed = [...reserves.values()].reduce((a, b) => a + b, 0n);
   if (body.budget < needed) {
     throw new SwitchyardError(
@@ -128,14 +123,18 @@ export function applySubmitJob(ctx: MessageContext, body: MessageBody<"submitJob
   const specs = new Map(body.stages.map((s) => [s.name, s]));
   for (const name of order) {
     const spec = specs.get(name)!;
-    stages.set(name, {
-      spec,
-      status: "pending",
-      reserve: reserves.get(name)!,
-      attempts: 0,
-      timedOut: [],
-      settlements: 0,
-    });
+    const k = replicationFactor(spec);
+    for (const member of [spec, ...replicaSpecs(spec)]) {
+      stages.set(member.name, {
+        spec: member,
+        status: "pending",
+        reserve: reserves.get(member.name)!,
+        attempts: 0,
+        timedOut: [],
+        settlements: 0,
+        ...(k === 0 ? {} : { replication: { group: spec.name, k } }),
+      });
+    }
   }
   const job: Job = {
     id,

@@ -7,6 +7,7 @@ import { type GeoPoint, predictRttMs } from "../../protocol/geo.ts";
 import { staked } from "../ledger/accounts.ts";
 import { balanceOf } from "../ledger/ledger.ts";
 import type { Job, NoMatchExplanation, Offer, PlacementExplanation, Stage, State } from "../state.ts";
+import { groupProviders } from "../verification/replication-group.ts";
 
 /** Exclusion reasons, in the order they are checked. */
 export const exclusionReasons = [
@@ -15,6 +16,7 @@ export const exclusionReasons = [
   "self-dealing",
   "timed-out-before",
   "failed-verification-before",
+  "replica-provider",
   "jurisdiction",
   "city",
   "throughput",
@@ -66,6 +68,7 @@ function exclusion(
   stage: Stage,
   requester: Job["requester"],
   bounds: ProximityBounds,
+  replicaProviders: ReadonlySet<string>,
 ): ExclusionReason | null {
   const spec = stage.spec;
   if (!offer.active) return "inactive";
@@ -73,6 +76,7 @@ function exclusion(
   if (offer.provider === requester) return "self-dealing";
   if (stage.timedOut.includes(offer.provider)) return "timed-out-before";
   if (stage.barred?.includes(offer.provider)) return "failed-verification-before";
+  if (replicaProviders.has(offer.provider)) return "replica-provider";
   const node = state.nodes.get(offer.provider);
   if (node === undefined) return "inactive";
   if (spec.jurisdictions !== undefined && !spec.jurisdictions.some((j) => node.jurisdictions.includes(j))) {
@@ -111,6 +115,8 @@ function cheaper(a: Offer, b: Offer): boolean {
  */
 export function findOffer(state: State, job: Job, stage: Stage, bounds: ProximityBounds): MatchResult {
   const requester = job.requester;
+  // Replicas of one stage run on distinct providers, or the quorum would count one machine twice.
+  const replicaProviders = groupProviders(job, stage);
   let best: Offer | null = null;
   let second: Offer | null = null;
   let eligible = 0;
@@ -119,7 +125,7 @@ export function findOffer(state: State, job: Job, stage: Stage, bounds: Proximit
   let candidates = 0;
   for (const offer of state.offers.values()) {
     candidates++;
-    const reason = exclusion(state, offer, stage, requester, bounds);
+    const reason = exclusion(state, offer, stage, requester, bounds, replicaProviders);
     if (reason !== null) {
       excluded[reason] = (excluded[reason] ?? 0) + 1;
       if (sample.length < sampleSize) sample.push({ offerId: offer.id, reason });

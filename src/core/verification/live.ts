@@ -526,6 +526,10 @@ function finish(
     case "no-referee":
       rerun(ctx, job, key, stage, "no referee could decide the dispute");
       return;
+    case "replica-agreed":
+    case "replica-dissent":
+    case "no-quorum":
+      throw new SwitchyardError("INVARIANT_VIOLATED", `${outcome} is decided by replication.ts, not here`);
     default: {
       const never: never = outcome;
       throw new SwitchyardError("INVARIANT_VIOLATED", `unknown verification outcome ${String(never)}`);
