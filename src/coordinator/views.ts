@@ -9,6 +9,7 @@ import { z } from "zod";
 import {
   accounts,
   balanceOf,
+  disputeSides,
   type Effect,
   type Job,
   predictRtt,
@@ -368,7 +369,9 @@ export function tasksOf(state: State, node: PublicKeyHex): Task[] {
     if ((check.phase === "verifying" || check.phase === "revealing") && check.verifier === node) {
       out.push({ kind: "verify", ...base, committed: check.phase === "revealing" });
     } else if (check.phase === "disputing" && check.dispute !== undefined) {
-      const role = node === provider ? "provider" : node === check.verifier ? "challenger" : undefined;
+      const sides = disputeSides(stage, check);
+      const role =
+        node === sides.provider ? "provider" : node === sides.challenger ? "challenger" : undefined;
       const d = check.dispute;
       if (role === undefined || d.answers[role] !== undefined) continue;
       out.push({

@@ -27,3 +27,4 @@ export {
 } from "./routing/vivaldi.ts";
 export { sequenceEvent } from "./sequence.ts";
 export * from "./state.ts";
+export { canaryCommitment, disputeSides } from "./verification/live.ts";

@@ -32,9 +32,11 @@ import { applyPostOffer, applyWithdrawOffer } from "./market/offers.ts";
 import { applyPriceEpoch } from "./routing/price-epoch.ts";
 import { type State, stageKey } from "./state.ts";
 import {
+  applyCanaryCommit,
   applyCommitVerdict,
   applyDisputeAnswer,
   applyRefereeVerdict,
+  applyRevealCanary,
   applyRevealVerdict,
   drawBeacons,
 } from "./verification/live.ts";
@@ -103,6 +105,12 @@ function applyMessage(ctx: MessageContext, env: Envelope): void {
       return;
     case "refereeVerdict":
       applyRefereeVerdict(ctx, env.body);
+      return;
+    case "canaryCommit":
+      applyCanaryCommit(ctx, env.body);
+      return;
+    case "revealCanary":
+      applyRevealCanary(ctx, env.body);
       return;
     default: {
       const never: never = env;

@@ -129,7 +129,7 @@ export interface ReplicationRecord {
  * beacon of a later event; a verifier assigned (to commit, then reveal, its verdict); a bisection
  * dispute between provider and verifier; or a referee executing the one disputed step.
  */
-export type CheckPhase = "beacon" | "verifying" | "revealing" | "disputing" | "refereeing";
+export type CheckPhase = "beacon" | "verifying" | "revealing" | "approved" | "disputing" | "refereeing";
 
 export interface Check {
   phase: CheckPhase;
@@ -151,6 +151,13 @@ export interface Check {
   /** Content ids of states the parties said they serve, by step, for the referee. */
   readonly sources: Array<{ readonly step: number; readonly cid: Cid; readonly holder: PublicKeyHex }>;
   referee?: PublicKeyHex;
+  /** End of the commitment's challenge window: an approved result settles then, not before. */
+  windowEnd?: number;
+  /**
+   * A canary dispute (verification.md §9): the verifier that approved defends the committed claim
+   * (`provider` side) against the canary's provider, who proves it wrong (`challenger` side).
+   */
+  canary?: { readonly defender: PublicKeyHex; readonly challenger: PublicKeyHex };
 }
 
 export const checkOutcomes = [
@@ -168,6 +175,9 @@ export const checkOutcomes = [
   "replica-agreed",
   "replica-dissent",
   "no-quorum",
+  "canary-passed",
+  "canary-caught",
+  "canary-false",
 ] as const;
 export type CheckOutcome = (typeof checkOutcomes)[number];
 
@@ -225,6 +235,10 @@ export interface State {
   readonly awaitingBeacon: Map<string, true>;
   /** Track record per (provider, workload class): reputationKey → record. */
   readonly reputation: Map<string, ReputationRecord>;
+  /** Canary commitments posted by the canary authority: H(job ‖ stage ‖ salt) → seq posted. */
+  readonly canaryCommitments: Map<Hex32, number>;
+  /** Verifiers caught approving a canary: never drawn to check or referee again. */
+  readonly ejected: Map<PublicKeyHex, number>;
   /** Price index per (resource class, region), moved once per `priceEpochMs` at a tick. */
   readonly priceIndex: PriceIndexState;
 }
@@ -246,6 +260,8 @@ export function createState(): State {
     active: new Map(),
     awaitingBeacon: new Map(),
     reputation: new Map(),
+    canaryCommitments: new Map(),
+    ejected: new Map(),
     priceIndex: { epochAt: 0, entries: new Map() },
   };
 }

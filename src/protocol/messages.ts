@@ -209,6 +209,22 @@ export const disputeAnswerSchema = z.strictObject({
   state: cidSchema.optional(),
 });
 
+/** The canary authority commits to a canary stage: H(jobId ‖ stage ‖ salt), unlinkable until revealed. */
+export const canaryCommitSchema = z.strictObject({ commitment: hex32Schema });
+
+/**
+ * The provider of a canary stage opens its commitment. After a mismatch verdict the canary ends
+ * (the verifier did its work); after an approval it must prove the approved claim wrong with the
+ * true hash at the segment's end and Merkle proofs of the committed checkpoints around it.
+ */
+export const revealCanarySchema = z.strictObject({
+  ...stageRef,
+  salt: hex32Schema,
+  trueHash: hex32Schema.optional(),
+  agreed: provenLeafSchema.optional(),
+  claimed: provenLeafSchema.optional(),
+});
+
 /** The referee's hash of the state after the one disputed step. */
 export const refereeVerdictSchema = z.strictObject({ ...stageRef, hash: hex32Schema });
 
@@ -232,6 +248,8 @@ export const messageSchemas = {
   revealVerdict: revealVerdictSchema,
   disputeAnswer: disputeAnswerSchema,
   refereeVerdict: refereeVerdictSchema,
+  canaryCommit: canaryCommitSchema,
+  revealCanary: revealCanarySchema,
 } as const;
 
 export type MessageType = keyof typeof messageSchemas;

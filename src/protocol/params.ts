@@ -4,6 +4,7 @@
  * fractions are basis points (1/10,000) so no floating point touches money.
  */
 import { z } from "zod";
+import { hex32Schema } from "./ids.ts";
 import { microSchema } from "./money.ts";
 
 const bounded = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -52,6 +53,11 @@ export const paramsSchema = z.strictObject({
    * ends. Long enough that one busy minute is not a trend, short enough to follow a day's demand.
    */
   priceEpochMs: bounded(1_000, 24 * 3600_000).default(60_000),
+  /**
+   * The identity allowed to post canary commitments (docs/verification.md §9); none: no canaries.
+   * A dev coordinator names its own key.
+   */
+  canaryAuthority: hex32Schema.optional(),
 });
 
 export type Params = z.output<typeof paramsSchema>;

@@ -21,6 +21,7 @@ import { balanceOf } from "../ledger/ledger.ts";
 import type { Stage } from "../state.ts";
 import { verdictCommitment } from "./committee.ts";
 import { disputeRoundBound } from "./dispute.ts";
+import { canaryCommitment } from "./live.ts";
 
 const h = (s: string): Hex32 => taggedHash("test", utf8(s));
 const requester = simIdentity("requester");
@@ -87,6 +88,9 @@ function run(seedName: string, cheatFrom = Number.POSITIVE_INFINITY): Run {
   const leaves = [...checkpoints, h(`${seedName}/output`)];
   return { checkpoints, leaves, root: merkleRoot(leaves), claimAt: (s) => claims.get(s)! };
 }
+
+/** The verification phase, read afresh (not narrowed by an earlier assertion). */
+const phaseOf = (stage: Stage): string | undefined => stage.check?.phase;
 
 function stageOf(net: LocalNetwork, job: JobId): Stage {
   return net.state.jobs.get(job)!.stages.get("train")!;
@@ -165,6 +169,12 @@ function commitAndReveal(net: LocalNetwork, job: JobId, stage: Stage, r: Run, sa
   return { verifier, v, outcome: net.send(verifier.who, "revealVerdict", body as never) };
 }
 
+/** Lets the commitment's challenge window close: an approved result settles at the next tick. */
+function closeWindow(net: LocalNetwork): void {
+  net.advance(net.state.params.verificationWindowMs + 1);
+  must(net.tick());
+}
+
 /** Plays the dispute: both parties answer honestly to themselves until the referee is due. */
 function playDispute(
   net: LocalNetwork,
@@ -212,6 +222,8 @@ describe("live spot verification", () => {
     const { verifier, outcome } = commitAndReveal(net, job, stage, r);
     const before = balanceOf(net.state, available(verifier.who.publicKey));
     must(outcome);
+    assert.equal(stage.check?.phase, "approved", "approved; it settles when the challenge window closes");
+    closeWindow(net);
     assert.equal(stage.status, "settled");
     assert.equal(stage.checks?.at(-1)?.outcome, "verified");
     assert.ok(balanceOf(net.state, available(verifier.who.publicKey)) >= before);
@@ -263,6 +275,7 @@ describe("live spot verification", () => {
     const second = startAndCommit(net, job, good);
     const fee2 = stage.check!.fee!;
     must(commitAndReveal(net, job, stage, good).outcome);
+    closeWindow(net);
     assert.equal(stage.status, "settled");
     assert.equal(stage.provider, second.who.publicKey);
     // The slash pays the referee's and the verifier's fees; the rest compensates the requester.
@@ -518,5 +531,137 @@ describe("live replicate:k", () => {
     commit(net, job, "train", h("one"), h("o1"));
     const out = net.send(requester, "acceptStage", { jobId: job, stage: "train" });
     assert.equal(out.ok, false);
+  });
+});
+
+describe("live canaries", () => {
+  const authority = simIdentity("canary-authority");
+
+  function canaryNetwork() {
+    const net = new LocalNetwork({
+      params: { verificationWindowMs: 5_000, canaryAuthority: authority.publicKey as never },
+    });
+    onboardProviders(net, providers);
+    must(net.send(requester, "faucet", { amount: 100_000_000n }));
+    return net;
+  }
+
+  /** A canary: the authority commits, the stage's provider commits a planted fault. */
+  function plant(net: LocalNetwork) {
+    const job = submitSpot(net);
+    const salt = h("canary-salt");
+    must(net.send(authority, "canaryCommit", { commitment: canaryCommitment(job, "train", salt) }));
+    const planted = run("planted", 1);
+    const p = startAndCommit(net, job, planted);
+    return { job, salt, planted, p, stage: stageOf(net, job) };
+  }
+
+  test("a lazy verifier that approves a canary is proven wrong by one referee step, slashed and ejected", () => {
+    const net = canaryNetwork();
+    const { job, salt, planted, p, stage } = plant(net);
+    const verifier = byKey.get(stage.check!.verifier!)!;
+    const j = stage.check!.segment!;
+    const key = `${job}/train`;
+    // Lazy: copies the provider's claim instead of computing.
+    const copied = planted.leaves[j + 1]!;
+    const vsalt = h("v");
+    must(
+      net.send(verifier.who, "commitVerdict", {
+        jobId: job,
+        stage: "train",
+        commitment: verdictCommitment({
+          verdict: "match",
+          salt: vsalt,
+          verifier: verifier.who.publicKey,
+          stage: key,
+          computed: copied,
+        }),
+      }),
+    );
+    must(
+      net.send(verifier.who, "revealVerdict", {
+        jobId: job,
+        stage: "train",
+        verdict: "match",
+        salt: vsalt,
+        computed: copied,
+      }),
+    );
+    assert.equal(stage.check?.phase, "approved");
+    const stakeBefore = balanceOf(net.state, staked(verifier.who.publicKey));
+    const from = planted.checkpoints[j]!;
+    const toStep = stage.check!.toStep!;
+    must(
+      net.send(p.who, "revealCanary", {
+        jobId: job,
+        stage: "train",
+        salt,
+        trueHash: truth(from, toStep),
+        agreed: { hash: planted.leaves[j]!, proof: [...merkleProof(planted.leaves, j)] },
+        claimed: { hash: copied, proof: [...merkleProof(planted.leaves, j + 1)] },
+      }),
+    );
+    // The approver must now defend the claim; computing honestly, it agrees until the last step.
+    while (phaseOf(stage) === "disputing") {
+      const d = stage.check.dispute!;
+      const step = d.lo + Math.floor((d.hi - d.lo) / 2);
+      net.advance(10);
+      must(
+        net.send(verifier.who, "disputeAnswer", {
+          jobId: job,
+          stage: "train",
+          step,
+          hash: truth(from, step),
+        }),
+      );
+      must(net.send(p.who, "disputeAnswer", { jobId: job, stage: "train", step, hash: truth(from, step) }));
+    }
+    const referee = byKey.get(stage.check!.referee!)!;
+    assert.ok(![verifier.who.publicKey, p.who.publicKey].includes(referee.who.publicKey));
+    must(net.send(referee.who, "refereeVerdict", { jobId: job, stage: "train", hash: truth(from, toStep) }));
+    assert.equal(stage.checks!.at(-1)!.outcome, "canary-caught");
+    assert.ok(net.state.ejected.has(verifier.who.publicKey as PublicKeyHex), "ejected");
+    assert.equal(balanceOf(net.state, staked(verifier.who.publicKey)), stakeBefore / 2n, "slashed");
+    assert.equal(stage.status, "failed", "a canary is never paid or re-run");
+    assert.equal(net.state.jobs.get(job)!.status, "finished");
+    checkAllInvariants(net.state);
+  });
+
+  test("a verifier that finds the planted fault is paid and nobody is slashed", () => {
+    const net = canaryNetwork();
+    const { job, salt, planted, p, stage } = plant(net);
+    const { verifier, outcome } = commitAndReveal(net, job, stage, planted);
+    must(outcome);
+    assert.equal(stage.check?.phase, "disputing");
+    const before = balanceOf(net.state, available(verifier.who.publicKey));
+    const fee = stage.check!.fee!;
+    must(net.send(p.who, "revealCanary", { jobId: job, stage: "train", salt }));
+    assert.equal(stage.checks!.at(-1)!.outcome, "canary-passed");
+    assert.deepEqual(stage.checks!.at(-1)!.slashed, []);
+    assert.equal(balanceOf(net.state, available(verifier.who.publicKey)) - before, fee);
+    assert.ok(!net.state.ejected.has(verifier.who.publicKey as PublicKeyHex));
+    checkAllInvariants(net.state);
+  });
+
+  test("a caught cheater cannot call its stage a canary after the fact", () => {
+    const net = canaryNetwork();
+    const job = submitSpot(net);
+    const bad = run("cheat", 1);
+    const cheater = startAndCommit(net, job, bad);
+    const stage = stageOf(net, job);
+    must(commitAndReveal(net, job, stage, bad).outcome);
+    const salt = h("late");
+    must(net.send(authority, "canaryCommit", { commitment: canaryCommitment(job, "train", salt) }));
+    const before = stateHash(net.state);
+    const out = net.send(cheater.who, "revealCanary", { jobId: job, stage: "train", salt });
+    assert.equal(out.ok, false);
+    assert.equal(stateHash(net.state), before);
+  });
+
+  test("only the canary authority commits canaries", () => {
+    const net = canaryNetwork();
+    const out = net.send(requester, "canaryCommit", { commitment: h("x") });
+    assert.equal(out.ok, false);
+    if (!out.ok) assert.equal(out.error.code, "NOT_AUTHORIZED");
   });
 });

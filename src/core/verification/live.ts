@@ -18,6 +18,7 @@
 
 import { checkpointSteps } from "../../protocol/checkpoints.ts";
 import { SwitchyardError } from "../../protocol/errors.ts";
+import { hashCanonical } from "../../protocol/hash.ts";
 import type { Cid, Hex32, PublicKeyHex } from "../../protocol/ids.ts";
 import { verifyMerkleProof } from "../../protocol/merkle.ts";
 import type { MessageBody, StageSpec } from "../../protocol/messages.ts";
@@ -76,7 +77,13 @@ export function checkCommitLayout(stage: Stage, body: MessageBody<"commitResult"
 /** Called when a result is committed: a spot-checked stage waits for the next event's beacon. */
 export function onCommitted(ctx: ApplyContext, key: string, stage: Stage): void {
   if (stage.spec.verification !== "spot") return;
-  stage.check = { phase: "beacon", commitSeq: ctx.seq, skipped: [], sources: [] };
+  stage.check = {
+    phase: "beacon",
+    commitSeq: ctx.seq,
+    skipped: [],
+    sources: [],
+    windowEnd: ctx.time + ctx.state.params.verificationWindowMs,
+  };
   ctx.state.awaitingBeacon.set(key, true);
 }
 
@@ -170,6 +177,7 @@ function eligible(state: State, stage: Stage, check: Check, parties: readonly Pu
   for (const node of state.nodes.values()) {
     if (balanceOf(state, staked(node.id)) < state.params.minProviderStake) continue;
     if (parties.includes(node.id) || check.skipped.includes(node.id)) continue;
+    if (state.ejected.has(node.id)) continue;
     if (stage.barred?.includes(node.id)) continue;
     out.push(node.id);
   }
@@ -197,6 +205,7 @@ function assignVerifier(ctx: ApplyContext, job: Job, key: string, stage: Stage, 
 
 function assignReferee(ctx: ApplyContext, job: Job, key: string, stage: Stage, check: Check): void {
   const candidates = eligible(ctx.state, stage, check, [stage.provider!, check.verifier!]);
+  // (a canary dispute's sides are the same two nodes: the approving verifier and the provider)
   if (candidates.length === 0) {
     // Nobody left to execute the step: no fault is proven, so nobody is slashed; run it again.
     finish(ctx, job, key, stage, "no-referee");
@@ -259,6 +268,13 @@ export function applyRevealVerdict(ctx: MessageContext, body: MessageBody<"revea
   if (!opened) throw new SwitchyardError("MALFORMED", "the reveal does not open the committed verdict");
   if (body.verdict === "match") {
     check.computed = body.computed as Hex32;
+    if (check.windowEnd !== undefined && ctx.time < check.windowEnd) {
+      // Approved; it settles when the challenge window closes (a canary may be revealed until then).
+      check.phase = "approved";
+      stage.deadline = check.windowEnd;
+      ctx.journal.jobs.add(job.id);
+      return;
+    }
     finish(ctx, job, key, stage, "verified");
     return;
   }
@@ -302,6 +318,18 @@ export function applyRevealVerdict(ctx: MessageContext, body: MessageBody<"revea
   ctx.effects.push({ type: "disputeRound", jobId: job.id, stage: stage.spec.name, step: queryStep(check) });
 }
 
+/** Who answers for each side of a dispute: provider and verifier, or, for a canary, the approver and the canary's provider. */
+export function disputeSides(stage: Stage, check: Check): Record<DisputeParty, PublicKeyHex | undefined> {
+  if (check.canary !== undefined)
+    return { provider: check.canary.defender, challenger: check.canary.challenger };
+  return { provider: stage.provider, challenger: check.verifier };
+}
+
+function disputePartyOf(stage: Stage, check: Check, who: PublicKeyHex): DisputeParty | undefined {
+  const sides = disputeSides(stage, check);
+  return who === sides.provider ? "provider" : who === sides.challenger ? "challenger" : undefined;
+}
+
 function queryStep(check: Check): number {
   const q = disputeQuery(check.dispute!);
   if (q.kind !== "step") throw new SwitchyardError("INVARIANT_VIOLATED", `dispute expects ${q.kind}`);
@@ -311,8 +339,7 @@ function queryStep(check: Check): number {
 export function applyDisputeAnswer(ctx: MessageContext, body: MessageBody<"disputeAnswer">): void {
   const { job, stage, check, key } = findCheck(ctx.state, body);
   requirePhase(check, "disputing", "answer a dispute round");
-  const party: DisputeParty | undefined =
-    ctx.signer === stage.provider ? "provider" : ctx.signer === check.verifier ? "challenger" : undefined;
+  const party = disputePartyOf(stage, check, ctx.signer);
   if (party === undefined)
     throw new SwitchyardError("NOT_AUTHORIZED", `only the provider and the verifier answer this dispute`);
   const step = queryStep(check);
@@ -367,6 +394,9 @@ export function expireCheck(ctx: ApplyContext, job: Job, key: string, stage: Sta
       assignVerifier(ctx, job, key, stage, check);
       return;
     }
+    case "approved":
+      finish(ctx, job, key, stage, "verified");
+      return;
     case "disputing": {
       const done = expireDispute(check.dispute!, ctx.time);
       check.dispute = done;
@@ -426,6 +456,10 @@ function resolveDispute(
   check: Check,
   outcome: DisputeOutcome,
 ): void {
+  if (check.canary !== undefined) {
+    resolveCanaryDispute(ctx, job, key, stage, check, outcome);
+    return;
+  }
   const provider = stage.provider!;
   const verifier = check.verifier!;
   const fee = check.fee ?? 0n;
@@ -526,6 +560,18 @@ function finish(
     case "no-referee":
       rerun(ctx, job, key, stage, "no referee could decide the dispute");
       return;
+    case "canary-passed":
+      // The verifier did its work; the canary is not a result anyone uses: nobody is paid for it.
+      post(ctx.state, ctx.journal, escrow(job.id), available(check.verifier!), check.fee ?? 0n);
+      endCanary(ctx, job, key, stage, "canary: the verifier found the planted fault");
+      return;
+    case "canary-caught":
+      endCanary(ctx, job, key, stage, "canary: the verifier approved a planted fault and was ejected");
+      return;
+    case "canary-false":
+      recordReputation(ctx, provider, stage, "success");
+      acceptAndContinue(ctx, job, stage);
+      return;
     case "replica-agreed":
     case "replica-dissent":
     case "no-quorum":
@@ -535,6 +581,14 @@ function finish(
       throw new SwitchyardError("INVARIANT_VIOLATED", `unknown verification outcome ${String(never)}`);
     }
   }
+}
+
+/** A canary stage ends failed (no re-run, its provider unpaid) and its dependents with it. */
+function endCanary(ctx: ApplyContext, job: Job, key: string, stage: Stage, reason: string): void {
+  releasePlacement(ctx, stage);
+  failStage(ctx, job, stage, reason);
+  void key;
+  finishJobIfDone(ctx, job);
 }
 
 /** The result is not paid; the stage goes back to be placed on another provider (or fails). */
@@ -563,4 +617,119 @@ function rerun(ctx: ApplyContext, job: Job, key: string, stage: Stage, reason: s
   transition(ctx, key, stage, "pending");
   ctx.effects.push({ type: "stageReassigned", jobId: job.id, stage: stage.spec.name, from });
   placePending(ctx);
+}
+
+/** The canary authority commits to a canary stage it will plant (docs/verification.md §9). */
+export function applyCanaryCommit(ctx: MessageContext, body: MessageBody<"canaryCommit">): void {
+  const authority = ctx.state.params.canaryAuthority;
+  if (authority === undefined || ctx.signer !== authority) {
+    throw new SwitchyardError("NOT_AUTHORIZED", "only the network's canary authority commits canaries");
+  }
+  if (ctx.state.canaryCommitments.has(body.commitment as Hex32)) {
+    throw new SwitchyardError("ILLEGAL_TRANSITION", "this canary commitment was already posted");
+  }
+  ctx.state.canaryCommitments.set(body.commitment as Hex32, ctx.seq);
+}
+
+/** H(jobId ‖ stage ‖ salt): what the canary authority commits to before planting a canary. */
+export function canaryCommitment(jobId: string, stage: string, salt: string): Hex32 {
+  return hashCanonical("canary-stage", { jobId, stage, salt });
+}
+
+/**
+ * The canary's provider reveals it. After a mismatch (the verifier computed): the canary ends,
+ * the verifier is paid its fee, nobody is slashed. After an approval: a dispute in which the
+ * approving verifier defends the committed claim against the canary's true hash; the referee's
+ * single step decides, and a verifier proven to have approved a wrong result is slashed and ejected.
+ */
+export function applyRevealCanary(ctx: MessageContext, body: MessageBody<"revealCanary">): void {
+  const { job, stage, check, key } = findCheck(ctx.state, body);
+  if (stage.provider !== ctx.signer)
+    throw new SwitchyardError("NOT_AUTHORIZED", "only the canary's provider reveals it");
+  const commitment = canaryCommitment(job.id, stage.spec.name, body.salt);
+  const postedAt = ctx.state.canaryCommitments.get(commitment);
+  // Only a canary committed before the result was: otherwise a caught cheater could call its
+  // stage a canary after the fact.
+  if (postedAt === undefined || postedAt >= check.commitSeq) {
+    throw new SwitchyardError(
+      "ILLEGAL_TRANSITION",
+      "no canary commitment posted before this result matches the stage and salt",
+    );
+  }
+  if (check.canary !== undefined)
+    throw new SwitchyardError("ILLEGAL_TRANSITION", "the canary is already revealed");
+  if (check.phase === "disputing" || check.phase === "refereeing") {
+    ctx.state.canaryCommitments.delete(commitment);
+    finish(ctx, job, key, stage, "canary-passed");
+    return;
+  }
+  if (check.phase !== "approved") {
+    throw new SwitchyardError(
+      "ILLEGAL_TRANSITION",
+      `reveal a canary after the verdict, not while ${check.phase}`,
+    );
+  }
+  const segment = check.segment!;
+  const leaves = segmentsOf(stage) + 2;
+  const { agreed, claimed, trueHash } = body;
+  if (
+    trueHash === undefined ||
+    agreed === undefined ||
+    claimed === undefined ||
+    claimed.hash !== check.computed ||
+    trueHash === claimed.hash ||
+    !verifyMerkleProof(stage.root!, agreed.hash as Hex32, segment, agreed.proof as Hex32[], leaves) ||
+    !verifyMerkleProof(stage.root!, claimed.hash as Hex32, segment + 1, claimed.proof as Hex32[], leaves)
+  ) {
+    throw new SwitchyardError(
+      "MALFORMED",
+      "a canary the verifier approved must give the true hash and prove the approved checkpoints",
+    );
+  }
+  const dispute = openDispute({
+    checkpointSteps: [check.fromStep!, check.toStep!],
+    agreedIndex: 0,
+    agreedHash: agreed.hash as Hex32,
+    disputedIndex: 1,
+    claims: { provider: claimed.hash as Hex32, challenger: trueHash as Hex32 },
+    time: ctx.time,
+    roundTimeoutMs: ctx.state.params.disputeRoundMs,
+  });
+  ctx.state.canaryCommitments.delete(commitment);
+  check.canary = { defender: check.verifier!, challenger: ctx.signer };
+  check.dispute = dispute;
+  ctx.journal.jobs.add(job.id);
+  if (dispute.phase === "referee") {
+    assignReferee(ctx, job, key, stage, check);
+    return;
+  }
+  check.phase = "disputing";
+  stage.deadline = dispute.deadline;
+  ctx.effects.push({ type: "disputeRound", jobId: job.id, stage: stage.spec.name, step: queryStep(check) });
+}
+
+function resolveCanaryDispute(
+  ctx: ApplyContext,
+  job: Job,
+  key: string,
+  stage: Stage,
+  check: Check,
+  outcome: DisputeOutcome,
+): void {
+  const { defender, challenger } = check.canary!;
+  const fee = check.fee ?? 0n;
+  const slashed: Array<{ who: PublicKeyHex; amount: bigint }> = [];
+  const defenderLost = outcome.losers.includes("provider");
+  const challengerLost = outcome.losers.includes("challenger");
+  if (defenderLost) {
+    const why = `approved the canary ${stage.spec.name} without computing it`;
+    slashed.push({ who: defender, amount: slashFault(ctx, job, defender, [[check.referee, fee]], why) });
+    ctx.state.ejected.set(defender, ctx.time);
+    ctx.effects.push({ type: "slashed", who: defender, amount: 0n, reason: "ejected from verification" });
+  }
+  if (challengerLost) {
+    const why = `claimed ${stage.spec.name} was a wrong canary, and it was not`;
+    slashed.push({ who: challenger, amount: slashFault(ctx, job, challenger, [[check.referee, fee]], why) });
+  }
+  finish(ctx, job, key, stage, defenderLost ? "canary-caught" : "canary-false", { slashed });
 }
