@@ -21,11 +21,16 @@ export function corruptsStep(step: number, checkpointEvery: number): boolean {
   return step % checkpointEvery === 1 || checkpointEvery === 1;
 }
 
-/** The state with one mantissa bit of its last encoded number flipped (decodes like any other). */
+/**
+ * The state with the top mantissa bit of its last encoded number flipped (little-endian float32:
+ * the byte before the exponent), which decodes like any other state. The change is large enough to
+ * survive later steps' rounding: a flipped lowest bit can be rounded away within a few steps, and
+ * then the "cheat" would be an honest result.
+ */
 export function corrupt(program: AnyStepProgram, state: unknown, input: unknown): unknown {
   const bytes = program.encodeState(state).slice();
-  const at = Math.max(0, bytes.length - 4);
-  bytes[at] = (bytes[at] ?? 0) ^ 1;
+  const at = Math.max(0, bytes.length - 2);
+  bytes[at] = (bytes[at] ?? 0) ^ 0x40;
   return program.decodeState(bytes, input);
 }
 

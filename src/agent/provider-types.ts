@@ -57,6 +57,11 @@ export interface StartProviderOptions {
    * and defends them consistently in disputes. Never set on a real provider.
    */
   readonly cheat?: CheatPolicy;
+  /**
+   * Adversarial verifier for tests (`lazy`): approves results without re-executing them. Canaries
+   * catch it. Never set on a real provider.
+   */
+  readonly lazy?: boolean;
   /** How often the verifier role polls for tasks (default 250 ms). */
   readonly taskPollMs?: number;
   /** Checkpoint every k steps (default 4, as the in-process pipeline). */

@@ -65,7 +65,11 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
   warnIfEndpointMoved(ctx, onboarding, endpoint);
   const queue = assignmentQueue(ctx);
   const consuming = consumeAssignments(ctx, options.backoff, queue);
-  startVerifierRole(ctx, { intervalMs: options.taskPollMs ?? 250, cheat: options.cheat !== undefined });
+  startVerifierRole(ctx, {
+    intervalMs: options.taskPollMs ?? 250,
+    cheat: options.cheat !== undefined,
+    lazy: options.lazy === true,
+  });
   // Registered now, so its reports are accepted.
   probe?.start();
   ctx.emit({ type: "ready", endpoint, onboarding });

@@ -188,6 +188,7 @@ function stageView(stage: Stage): StageView {
     root: stage.root,
     output: stage.output,
     steps: stage.steps,
+    manifest: stage.manifest,
     paid: stage.paid?.toString(),
     fee: stage.fee?.toString(),
     failure: stage.failure,

@@ -172,6 +172,8 @@ export const stageViewSchema = z.strictObject({
   root: hex.optional(),
   output: hex.optional(),
   steps: z.number().int().optional(),
+  /** The committed result's manifest blob (checkpoint hashes and state ids), on its provider. */
+  manifest: hex.optional(),
   paid: amount.optional(),
   fee: amount.optional(),
   failure: z.string().optional(),

@@ -58,6 +58,8 @@ export const paramsSchema = z.strictObject({
    * A dev coordinator names its own key.
    */
   canaryAuthority: hex32Schema.optional(),
+  /** Canaries the authority plants per spot-checked commitment, in ppm (50,000 = one in twenty). */
+  canaryRatePpm: bounded(0, 1_000_000).default(50_000),
 });
 
 export type Params = z.output<typeof paramsSchema>;
@@ -81,4 +83,5 @@ export const defaultParams: Params = {
   verdictWindowMs: 60_000,
   disputeRoundMs: 30_000,
   priceEpochMs: 60_000,
+  canaryRatePpm: 50_000,
 };

@@ -684,6 +684,15 @@ export function applyRevealCanary(ctx: MessageContext, body: MessageBody<"reveal
     throw new SwitchyardError(
       "MALFORMED",
       "a canary the verifier approved must give the true hash and prove the approved checkpoints",
+      {
+        details: {
+          segment,
+          leaves,
+          approved: check.computed ?? null,
+          claimed: claimed?.hash ?? null,
+          trueHash: trueHash ?? null,
+        },
+      },
     );
   }
   const dispute = openDispute({

@@ -1,0 +1,138 @@
+/**
+ * Canaries end to end over loopback: a coordinator, the authority's planted-fault provider, a lazy
+ * verifier (approves without computing) and a diligent one, all real agents over HTTP. The service
+ * plants canaries until the beacon has drawn the lazy verifier for one; that canary proves it wrong
+ * by one referee step, and it is slashed and ejected. Canaries checked by the diligent verifier end
+ * with it paid and nobody slashed.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import type { Coordinator } from "../coordinator/coordinator.ts";
+import { startTestCoordinator, testIdentity } from "../coordinator/test-kit.ts";
+import { nodeEd25519 } from "../protocol/ed25519.node.ts";
+import { createWorkerPool, type WorkerPool } from "../runtime/pool.ts";
+import { type Client, createClient, getAccount, getEvents, signAndSubmit } from "../sdk/index.ts";
+import { canaryService } from "./canary-service.ts";
+import { type Provider, type ProviderNode, startProvider } from "./provider.ts";
+
+const place = (lat: number, lon: number) => ({ latE6: Math.round(lat * 1e6), lonE6: Math.round(lon * 1e6) });
+const node = (name: string, city: string, lat: number, lon: number, resourceClass: string): ProviderNode => ({
+  name,
+  city,
+  country: "DE",
+  jurisdictions: ["DE", "EU"],
+  ...place(lat, lon),
+  resourceClass,
+  capacity: 2,
+});
+
+const authority = testIdentity("canary-authority");
+const canaryRequester = testIdentity("canary-requester");
+const plantedIdentity = testIdentity("canary-provider");
+const lazyIdentity = testIdentity("lazy-verifier");
+const diligentIdentity = testIdentity("diligent-verifier");
+
+let dir: string;
+let coordinator: Coordinator;
+let client: Client;
+let pool: WorkerPool;
+const agents: Provider[] = [];
+
+async function agent(identity: typeof authority, n: ProviderNode, extra: object): Promise<Provider> {
+  const p = await startProvider({
+    coordinatorUrl: coordinator.url,
+    identity,
+    node: n,
+    pricePerUnitSecond: 100n,
+    stake: 5_000_000n,
+    dataDir: join(dir, n.name),
+    pool,
+    devFaucet: true,
+    benchmark: { minDurationMs: 30, warmupUnits: 2 },
+    backoff: { initialDelayMs: 20, maxDelayMs: 200 },
+    stopGraceMs: 2_000,
+    taskPollMs: 50,
+    rttProbe: false,
+    ...extra,
+  });
+  agents.push(p);
+  return p;
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "switchyard-canary-"));
+  pool = createWorkerPool({ size: 1 });
+  coordinator = await startTestCoordinator({
+    params: {
+      verificationWindowMs: 1_500,
+      startDeadlineMs: 20_000,
+      runGraceMs: 20_000,
+      canaryAuthority: authority.publicKey as never,
+    },
+  });
+  client = createClient({ url: coordinator.url, ed: nodeEd25519 });
+  await agent(plantedIdentity, node("zrh-gpu", "Zurich", 47.3769, 8.5417, "gpu"), {
+    cheat: { kind: "wrong-step" },
+  });
+  await agent(lazyIdentity, node("fra-cpu", "Frankfurt", 50.1109, 8.6821, "cpu"), { lazy: true });
+  await agent(diligentIdentity, node("muc-cpu", "Munich", 48.1351, 11.582, "cpu"), {});
+  await signAndSubmit(client, { identity: canaryRequester, type: "faucet", body: { amount: "100000000" } });
+});
+
+after(async () => {
+  await Promise.all(agents.map((a) => a.stop()));
+  await coordinator?.stop();
+  await pool?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("the lazy verifier is caught by a canary, slashed and ejected; the diligent one is paid and never slashed", async () => {
+  const planted = agents[0]!;
+  const svc = canaryService({
+    client,
+    authority,
+    requester: canaryRequester,
+    provider: { identity: plantedIdentity, endpoint: planted.endpoint, city: "Zurich" },
+    template: {
+      name: "canary",
+      program: "mlp-train",
+      params: { epochs: 1, hiddenLayers: [8], vocabularySize: 128, seed: 3 },
+      resourceClass: "gpu",
+      units: 1,
+      seconds: 30,
+      maxPricePerUnitSecond: 1_000n,
+      after: [],
+      inputs: [],
+      verification: "spot",
+    },
+    budget: 1_000_000n,
+  });
+  const lazyStake = BigInt((await getAccount(client, { key: lazyIdentity.publicKey })).staked);
+  const diligentStake = BigInt((await getAccount(client, { key: diligentIdentity.publicKey })).staked);
+  const outcomes: string[] = [];
+  // Each canary's verifier is drawn from {lazy, diligent} by the beacon: 20 tries miss the lazy
+  // one with probability 2^-20.
+  for (let i = 0; i < 20 && !outcomes.includes("canary-caught"); i++) {
+    const canary = await svc.plant();
+    const deadline = Date.now() + 60_000;
+    while (canary.outcome === undefined) {
+      if (Date.now() > deadline) assert.fail(`canary ${i} did not end: ${JSON.stringify(canary)}`);
+      await svc.reveal();
+      if (canary.outcome === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    outcomes.push(canary.outcome);
+  }
+  assert.ok(outcomes.includes("canary-caught"), `outcomes: ${outcomes.join(", ")}`);
+  for (const o of outcomes) assert.ok(["canary-passed", "canary-caught"].includes(o), o);
+  const lazy = await getAccount(client, { key: lazyIdentity.publicKey });
+  assert.equal(BigInt(lazy.staked), lazyStake / 2n, "slashed fraudSlashBps of its stake");
+  const diligent = await getAccount(client, { key: diligentIdentity.publicKey });
+  assert.equal(BigInt(diligent.staked), diligentStake, "the diligent verifier is never slashed");
+  const nodes = (await (await fetch(`${coordinator.url}/v1/nodes`)).json()) as {
+    nodes: Array<{ id: string }>;
+  };
+  assert.ok(nodes.nodes.some((n) => n.id === lazyIdentity.publicKey));
+});
