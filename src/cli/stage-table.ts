@@ -36,11 +36,13 @@ export function placementWhy(stage: StageView, nodes: readonly NodeView[]): stri
       .join(", ");
   if (stage.placement !== undefined) {
     const p = stage.placement;
+    const risk = (ppm: number | undefined) =>
+      ppm === undefined ? "" : ` (risk ${(ppm / 10_000).toFixed(1)}%)`;
     const runner =
       p.runnerUp === undefined
         ? "no runner-up"
-        : `runner-up ${nodeName(nodes, p.runnerUp.provider)} at ${p.runnerUp.price} µ`;
-    return `cheapest of ${p.eligible} eligible; excluded: ${excluded(p.excluded) || "none"}; ${runner}`;
+        : `runner-up ${nodeName(nodes, p.runnerUp.provider)} at ${p.runnerUp.price} µ${risk(p.runnerUp.failurePpm)}`;
+    return `cheapest of ${p.eligible} eligible after risk${risk(p.failurePpm)}; excluded: ${excluded(p.excluded) || "none"}; ${runner}`;
   }
   if (stage.noMatch !== undefined)
     return `no match among ${stage.noMatch.candidates} offers: ${excluded(stage.noMatch.excluded)}`;

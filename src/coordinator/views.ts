@@ -220,6 +220,7 @@ function stageView(stage: Stage): StageView {
             candidates: stage.placement.candidates,
             eligible: stage.placement.eligible,
             excluded: { ...stage.placement.excluded },
+            ...(stage.placement.failurePpm === undefined ? {} : { failurePpm: stage.placement.failurePpm }),
             ...(stage.placement.runnerUp === undefined
               ? {}
               : {
@@ -227,6 +228,9 @@ function stageView(stage: Stage): StageView {
                     offerId: stage.placement.runnerUp.offerId,
                     provider: stage.placement.runnerUp.provider,
                     price: stage.placement.runnerUp.price.toString(),
+                    ...(stage.placement.runnerUp.failurePpm === undefined
+                      ? {}
+                      : { failurePpm: stage.placement.runnerUp.failurePpm }),
                   },
                 }),
           },

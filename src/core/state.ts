@@ -74,7 +74,14 @@ export interface PlacementExplanation {
   readonly candidates: number;
   readonly eligible: number;
   readonly excluded: Readonly<Record<string, number>>;
-  readonly runnerUp?: { readonly offerId: OfferId; readonly provider: PublicKeyHex; readonly price: bigint };
+  /** The chosen provider's failure probability (reputation), ppm: its risk premium is price × this. */
+  readonly failurePpm?: number;
+  readonly runnerUp?: {
+    readonly offerId: OfferId;
+    readonly provider: PublicKeyHex;
+    readonly price: bigint;
+    readonly failurePpm?: number;
+  };
 }
 
 export interface Stage {

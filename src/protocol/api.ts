@@ -183,7 +183,11 @@ export const stageViewSchema = z.strictObject({
       candidates: z.number().int(),
       eligible: z.number().int(),
       excluded: z.record(z.string(), z.number().int()),
-      runnerUp: z.strictObject({ offerId: hex, provider: hex, price: amount }).optional(),
+      /** The chosen provider's failure probability from reputation (ppm): its risk premium. */
+      failurePpm: z.number().int().optional(),
+      runnerUp: z
+        .strictObject({ offerId: hex, provider: hex, price: amount, failurePpm: z.number().int().optional() })
+        .optional(),
     })
     .optional(),
   latency: z.unknown().optional(),

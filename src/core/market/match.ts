@@ -6,6 +6,7 @@
 import { type GeoPoint, predictRttMs } from "../../protocol/geo.ts";
 import { staked } from "../ledger/accounts.ts";
 import { balanceOf } from "../ledger/ledger.ts";
+import { emptyReputation, failurePpm, reputationKey } from "../reputation/reputation.ts";
 import type { Job, NoMatchExplanation, Offer, PlacementExplanation, Stage, State } from "../state.ts";
 import { groupProviders } from "../verification/replication-group.ts";
 
@@ -100,12 +101,20 @@ export type MatchResult =
   | { readonly ok: true; readonly offer: Offer; readonly explanation: PlacementExplanation }
   | { readonly ok: false; readonly explanation: NoMatchExplanation };
 
-/** True when offer `a` is preferred to `b`: a lower price, ties to the lower offer id. */
-function cheaper(a: Offer, b: Offer): boolean {
-  return (
-    a.pricePerUnitSecond < b.pricePerUnitSecond ||
-    (a.pricePerUnitSecond === b.pricePerUnitSecond && a.id < b.id)
-  );
+/**
+ * What an offer costs once its risk is priced: price × (1 + P(failure)), P from the provider's
+ * reputation for the stage's program (reputation.ts failurePpm) — the expected cost of redoing the
+ * work. In ppm-scaled micro-credits, so it compares exactly.
+ */
+function riskedPrice(state: State, offer: Offer, stage: Stage): { value: bigint; failurePpm: number } {
+  const record = state.reputation.get(reputationKey(offer.provider, stage.spec.program)) ?? emptyReputation;
+  const failure = failurePpm(record);
+  return { value: offer.pricePerUnitSecond * BigInt(1_000_000 + failure), failurePpm: failure };
+}
+
+/** True when `a` is preferred to `b`: a lower risk-priced cost, ties to the lower offer id. */
+function cheaper(a: { value: bigint; id: string }, b: { value: bigint; id: string }): boolean {
+  return a.value < b.value || (a.value === b.value && a.id < b.id);
 }
 
 /**
@@ -117,8 +126,9 @@ export function findOffer(state: State, job: Job, stage: Stage, bounds: Proximit
   const requester = job.requester;
   // Replicas of one stage run on distinct providers, or the quorum would count one machine twice.
   const replicaProviders = groupProviders(job, stage);
-  let best: Offer | null = null;
-  let second: Offer | null = null;
+  type Ranked = { offer: Offer; id: string; value: bigint; failurePpm: number };
+  let best: Ranked | null = null;
+  let second: Ranked | null = null;
   let eligible = 0;
   const excluded: Partial<Record<ExclusionReason, number>> = {};
   const sample: Array<{ offerId: Offer["id"]; reason: string }> = [];
@@ -132,17 +142,29 @@ export function findOffer(state: State, job: Job, stage: Stage, bounds: Proximit
       continue;
     }
     eligible++;
-    if (best === null || cheaper(offer, best)) {
+    const ranked = { offer, id: offer.id, ...riskedPrice(state, offer, stage) };
+    if (best === null || cheaper(ranked, best)) {
       second = best;
-      best = offer;
-    } else if (second === null || cheaper(offer, second)) {
-      second = offer;
+      best = ranked;
+    } else if (second === null || cheaper(ranked, second)) {
+      second = ranked;
     }
   }
   if (best === null) return { ok: false, explanation: { candidates, excluded, sample } };
   const runnerUp =
     second === null
       ? {}
-      : { runnerUp: { offerId: second.id, provider: second.provider, price: second.pricePerUnitSecond } };
-  return { ok: true, offer: best, explanation: { candidates, eligible, excluded, ...runnerUp } };
+      : {
+          runnerUp: {
+            offerId: second.offer.id,
+            provider: second.offer.provider,
+            price: second.offer.pricePerUnitSecond,
+            failurePpm: second.failurePpm,
+          },
+        };
+  return {
+    ok: true,
+    offer: best.offer,
+    explanation: { candidates, eligible, excluded, failurePpm: best.failurePpm, ...runnerUp },
+  };
 }

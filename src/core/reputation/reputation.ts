@@ -62,3 +62,27 @@ export function riskPpm(record: ReputationRecord): number {
   const total = bad + BigInt(record.successes);
   return Number((bad * BigInt(ppmScale) + total - 1n) / total);
 }
+
+/** Prior of the failure estimate: as if a newcomer had 1 failure in 20 attempts (5 %). */
+const failurePrior = { bad: 1n, total: 20n };
+
+/**
+ * The probability that an attempt by this provider fails or is proven wrong, in ppm, for the
+ * market's risk premium (DESIGN.md §4): a proven failure weighs `failureWeight`, a timeout one. A
+ * newcomer starts at 5 %: unlike `riskPpm`, which decides how often to *check* and so assumes the
+ * worst of the unknown, this prices how often work must be *redone*, and the unknown is usually
+ * honest.
+ *
+ * @example
+ * failurePpm(emptyReputation); // 50_000
+ * failurePpm({ successes: 80, failures: 0, timeouts: 0 }); // 10_000
+ */
+export function failurePpm(record: ReputationRecord): number {
+  const bad = failurePrior.bad + failureWeight * BigInt(record.failures) + BigInt(record.timeouts);
+  const total =
+    failurePrior.total +
+    BigInt(record.successes) +
+    failureWeight * BigInt(record.failures) +
+    BigInt(record.timeouts);
+  return Number((bad * BigInt(ppmScale) + total - 1n) / total);
+}
