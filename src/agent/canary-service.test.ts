@@ -131,8 +131,13 @@ test("the lazy verifier is caught by a canary, slashed and ejected; the diligent
   assert.equal(BigInt(lazy.staked), lazyStake / 2n, "slashed fraudSlashBps of its stake");
   const diligent = await getAccount(client, { key: diligentIdentity.publicKey });
   assert.equal(BigInt(diligent.staked), diligentStake, "the diligent verifier is never slashed");
-  const nodes = (await (await fetch(`${coordinator.url}/v1/nodes`)).json()) as {
-    nodes: Array<{ id: string }>;
-  };
-  assert.ok(nodes.nodes.some((n) => n.id === lazyIdentity.publicKey));
+  // The governed rate: one canary per 1/rate commitments sequenced so far.
+  const commits = (await getEvents(client, { from: 1, limit: 1000 })).filter(
+    (e) => e.payload.kind === "msg" && e.payload.env.type === "commitResult",
+  ).length;
+  const before = svc.canaries.length;
+  const atRate = await svc.plantAtRate(500_000);
+  assert.equal(atRate, Math.floor(commits / 2));
+  assert.equal(svc.canaries.length, before + atRate);
+  assert.equal(await svc.plantAtRate(500_000), 0, "nothing more until more commitments arrive");
 });

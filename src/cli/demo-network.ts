@@ -88,6 +88,9 @@ export interface NetworkDemoReport {
     readonly ok: boolean;
     readonly stateHash: string | null;
     readonly acknowledgedStateHash: string;
+    readonly acknowledgedSeq: number;
+    /** The state hash after the last stored event (later than the acknowledged one if agents went on). */
+    readonly finalStateHash: string | null;
     readonly events: number;
     readonly signatures: number;
     readonly error?: unknown;
@@ -149,9 +152,12 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
     };
     const store = pgliteEventStore({ dataDir: network.storeDir });
     await store.open();
-    const audit = await auditStore(store, nodeEd25519, status.stateHash as never).finally(() =>
-      store.close(),
-    );
+    // The acknowledged hash is of the state at status.seq; agents may sequence more (coordinate
+    // reports, ticks) before they stop, and those are audited too.
+    const audit = await auditStore(store, nodeEd25519, {
+      seq: status.seq,
+      stateHash: status.stateHash as never,
+    }).finally(() => store.close());
     const payouts = new Map<string, bigint>();
     let fees = 0n;
     let verifierFees = 0n;
@@ -185,8 +191,11 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
       },
       audit: {
         ok: audit.ok,
-        stateHash: audit.stateHash,
+        // The replayed hash at the acknowledged seq (the log may go on: see auditStore).
+        stateHash: audit.checkedAt?.stateHash ?? null,
+        acknowledgedSeq: status.seq,
         acknowledgedStateHash: status.stateHash,
+        finalStateHash: audit.stateHash,
         events: audit.events,
         signatures: audit.signatures,
         ...(audit.error === undefined ? {} : { error: audit.error }),
@@ -375,7 +384,7 @@ function render(r: NetworkDemoReport): string {
     `  refund to requester             ${formatCredits(BigInt(r.settlement.refundMicro))} of ${formatCredits(BigInt(r.settlement.budgetMicro))}`,
     "",
     r.audit.ok
-      ? `audit: OK — ${r.audit.events} events, ${r.audit.signatures} signatures valid, invariants hold, state hash ${r.audit.stateHash} = acknowledged`
+      ? `audit: OK — ${r.audit.events} events, ${r.audit.signatures} signatures valid, invariants hold, state hash at seq ${r.audit.acknowledgedSeq} ${r.audit.stateHash} = acknowledged`
       : `audit: FAILED — ${JSON.stringify(r.audit.error)}`,
     r.ok ? `demo OK in ${(r.wallMs / 1000).toFixed(1)} s` : "demo FAILED",
   ];

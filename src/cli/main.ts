@@ -41,7 +41,7 @@ use a network          (--coordinator URL, default ${defaultCoordinatorUrl}; --k
   nodes                              registered providers
   market                             supply, prices and price index per class and region
   balance [KEY]                      available, staked and unbonding credits
-  audit [--store URL|DIR] [--expect HASH]
+  audit [--store URL|DIR] [--expect HASH [--at SEQ]]
                                      replay a stored log: chain, signatures, invariants, state hash
 exit codes: 0 success, 1 the command ran and failed, 2 bad usage`;
 
@@ -232,11 +232,18 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parse(rest, {
         store: { type: "string", default: ".switchyard/coordinator/log" },
         expect: { type: "string" },
+        at: { type: "string" },
       });
+      if (values.at !== undefined && (values.expect === undefined || !/^[0-9]+$/.test(values.at as string))) {
+        return usageError(
+          "--at SEQ needs a whole number and --expect HASH (the hash acknowledged at that seq)",
+        );
+      }
       return audit(
         {
           store: values.store as string,
           ...(values.expect === undefined ? {} : { expect: values.expect as string }),
+          ...(values.at === undefined ? {} : { at: Number(values.at) }),
         },
         createOutput(values.json as boolean),
       );

@@ -18,13 +18,25 @@ export interface AuditReport {
   readonly stateHash: Hex32 | null;
   readonly snapshotChecked: boolean;
   readonly error?: { readonly code: string; readonly message: string; readonly seq?: number };
+  /** The acknowledged (seq, state hash) the replay reproduced, when one was expected. */
+  readonly checkedAt?: { readonly seq: number; readonly stateHash: Hex32 };
 }
+
+/**
+ * What the audit must reproduce: the state hash at the end of the log, or the hash a coordinator
+ * acknowledged at `seq` (events sequenced after it — ticks, coordinate reports — are still audited,
+ * but a later state is not the acknowledged one).
+ */
+export type AuditExpectation = Hex32 | { readonly seq: number; readonly stateHash: Hex32 };
 
 export async function auditStore(
   store: EventStore,
   ed: Ed25519,
-  expectedStateHash?: Hex32,
+  expected?: AuditExpectation,
 ): Promise<AuditReport> {
+  const expectedAt = typeof expected === "object" ? expected : undefined;
+  const expectedStateHash = typeof expected === "string" ? expected : undefined;
+  let checkedAt: { seq: number; stateHash: Hex32 } | undefined;
   const state = createState();
   const snapshot = await store.latestSnapshot();
   let prev = genesisPrev;
@@ -51,6 +63,17 @@ export async function auditStore(
         );
       }
       events++;
+      if (expectedAt !== undefined && event.seq === expectedAt.seq) {
+        const hash = stateHash(state);
+        if (hash !== expectedAt.stateHash) {
+          throw new SwitchyardError(
+            "STATE_HASH_MISMATCH",
+            `replayed state hash at seq ${event.seq} is ${hash}, not the acknowledged ${expectedAt.stateHash}`,
+            { details: { seq: event.seq } },
+          );
+        }
+        checkedAt = { seq: event.seq, stateHash: hash };
+      }
       if (snapshot !== null && snapshot.seq === event.seq) {
         const fromSnapshot = stateHash(decodeState(snapshot.state));
         const replayed = stateHash(state);
@@ -68,13 +91,27 @@ export async function auditStore(
     }
     checkAllInvariants(state);
     const hash = stateHash(state);
+    if (expectedAt !== undefined && checkedAt === undefined) {
+      throw new SwitchyardError(
+        "STATE_HASH_MISMATCH",
+        `the log ends before the acknowledged seq ${expectedAt.seq}: an acknowledged event is missing`,
+        { details: { seq: expectedAt.seq } },
+      );
+    }
     if (expectedStateHash !== undefined && hash !== expectedStateHash) {
       throw new SwitchyardError(
         "STATE_HASH_MISMATCH",
         `replayed state hash ${hash} differs from the expected ${expectedStateHash}`,
       );
     }
-    return { ok: true, events, signatures, stateHash: hash, snapshotChecked };
+    return {
+      ok: true,
+      events,
+      signatures,
+      stateHash: hash,
+      snapshotChecked,
+      ...(checkedAt === undefined ? {} : { checkedAt }),
+    };
   } catch (error) {
     if (!isSwitchyardError(error)) throw error;
     const at = typeof error.details["seq"] === "number" ? (error.details["seq"] as number) : seq;

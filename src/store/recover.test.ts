@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { encodeState, replay, stateHash } from "../core/index.ts";
+import { apply, createState, encodeState, replay, stateHash } from "../core/index.ts";
 import { canonicalize } from "../protocol/canonical.ts";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
 import { isSwitchyardError } from "../protocol/errors.ts";
@@ -85,6 +85,24 @@ describe("recovery: latest snapshot plus replay", () => {
     assert.equal(audit.snapshotChecked, true);
     assert.equal(audit.events, run.log.length);
     assert.equal(audit.signatures, run.log.filter((e) => e.payload.kind === "msg").length);
+  });
+
+  test("the audit reproduces a hash acknowledged in the middle of the log, and refuses a wrong one", async () => {
+    const { store } = await storeWith();
+    const replica = createState();
+    const at = 300;
+    for (const e of run.log.slice(0, at + 1)) apply(replica, e);
+    const good = await auditStore(store, nodeEd25519, { seq: at, stateHash: stateHash(replica) });
+    assert.equal(good.ok, true, JSON.stringify(good.error));
+    assert.deepEqual(good.checkedAt, { seq: at, stateHash: stateHash(replica) });
+    const bad = await auditStore(store, nodeEd25519, { seq: at + 1, stateHash: stateHash(replica) });
+    assert.equal(bad.ok, false);
+    assert.equal(bad.error?.seq, at + 1);
+    const beyond = await auditStore(store, nodeEd25519, {
+      seq: run.log.length + 5,
+      stateHash: run.stateHash,
+    });
+    assert.equal(beyond.ok, false, "an acknowledged seq the log does not reach is a missing event");
   });
 
   test("error: the audit catches a forged signature that a chain check alone would pass", async () => {

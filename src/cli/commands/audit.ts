@@ -10,6 +10,8 @@ export interface AuditOptions {
   readonly store: string;
   /** The state hash a receipt or a status page claimed; the audit fails if the replay differs. */
   readonly expect?: string;
+  /** The seq `expect` was acknowledged at (`switchyard status` shows both); default the log's end. */
+  readonly at?: number;
 }
 
 export async function audit(options: AuditOptions, out: Output): Promise<number> {
@@ -17,10 +19,16 @@ export async function audit(options: AuditOptions, out: Output): Promise<number>
   out.progress(`auditing ${describeStoreSpec(options.store)}…`);
   await store.open();
   try {
-    const report = await auditStore(store, nodeEd25519, options.expect as never);
+    const expected =
+      options.expect === undefined
+        ? undefined
+        : options.at === undefined
+          ? (options.expect as never)
+          : { seq: options.at, stateHash: options.expect as never };
+    const report = await auditStore(store, nodeEd25519, expected);
     out.result(report, () =>
       report.ok
-        ? `audit OK: ${report.events} events, ${report.signatures} signatures valid, invariants hold${report.snapshotChecked ? ", snapshot matches" : ""}\nstate hash ${report.stateHash}`
+        ? `audit OK: ${report.events} events, ${report.signatures} signatures valid, invariants hold${report.snapshotChecked ? ", snapshot matches" : ""}${report.checkedAt === undefined ? "" : `, state at seq ${report.checkedAt.seq} = the expected hash`}\nstate hash ${report.stateHash}`
         : `audit FAILED at seq ${report.error?.seq ?? "?"}: ${report.error?.code}: ${report.error?.message}`,
     );
     return report.ok ? 0 : 1;
