@@ -3,6 +3,7 @@ export { decodeState, encodeState, stateHash } from "./codec.ts";
 export type { Effect } from "./effects.ts";
 export { checkAllInvariants, checkEventInvariants } from "./invariants.ts";
 export { legalTransitions, terminalStatuses } from "./jobs/lifecycle.ts";
+export type { Handoff, Payout, Progress } from "./jobs/progress.ts";
 export { stageCost } from "./jobs/settle.ts";
 export { stageReserve, topologicalOrder } from "./jobs/submit.ts";
 export * as accounts from "./ledger/accounts.ts";
