@@ -37,6 +37,16 @@ export const apiPaths = {
   tasks: "/v1/providers/:key/tasks",
   /** GET ?from=<seq>&limit=<n ≤ 1000> → { events: wire LogEvent + hash [] } for followers and audits. */
   events: "/v1/events",
+  /**
+   * PUT the raw bytes of a blob (≤ 16 MiB by default) into the coordinator's bounded cache: 204;
+   * 400 MALFORMED if they do not hash to :cid, 413 TOO_LARGE over the limit. Providers mirror the
+   * checkpoint states they report here (failover, docs/routing.md).
+   */
+  blob: "/v1/blobs/:cid",
+  /** GET → BlobManifest of a cached blob (the agents' layout, `blobPaths`, under /v1). */
+  blobManifest: "/v1/blobs/:cid/manifest",
+  /** GET → the raw bytes of chunk :index of a cached blob. */
+  blobChunk: "/v1/blobs/:cid/chunks/:index",
   /** WebSocket. Query: ?provider=<pk> to receive that provider's assignments; ?job=<id> for a job's events. */
   stream: "/v1/stream",
   openapi: "/openapi.json",
