@@ -107,6 +107,7 @@ describe("worker pool", () => {
       seen.map((c) => c.state),
       full.states,
     );
+    assert.ok(seen.every((c) => c.steps === full.steps && c.step === Math.min(c.index * 8, full.steps)));
     // Resume from checkpoint 2, as a provider taking over a vanished one's stage does.
     const j = 2;
     const later: Checkpoint[] = [];

@@ -58,6 +58,8 @@ export interface Checkpoint {
   /** Position in the run's checkpoint list (checkpointSteps). */
   readonly index: number;
   readonly step: number;
+  /** The run's declared step count: with checkpointEvery it fixes the checkpoint layout. */
+  readonly steps: number;
   readonly hash: Hex32;
   /** The encoded state; hashes to `hash` at `step`. */
   readonly state: Uint8Array;

@@ -28,12 +28,16 @@ port.on("message", (request: WorkerRequest) => {
     const input = parseProgramInput(program, request.input);
     // Checkpoints go to the pool as they are taken: it keeps their states or reports them on.
     let index = request.resume === undefined ? 0 : request.resume.checkpoints.length;
+    let steps: number | undefined;
     const options: RunOptions = {
       checkpointEvery: request.checkpointEvery,
       ...(request.streamCheckpoints === true
         ? {
-            onCheckpoint: (step, state, hash) =>
-              reply({ kind: "checkpoint", id: request.id, index: index++, step, hash, state }),
+            onCheckpoint: (step, state, hash) => {
+              // Asked once the run has started, so a program's prepared input is already cached.
+              steps ??= program.stepCount(input);
+              reply({ kind: "checkpoint", id: request.id, index: index++, step, steps, hash, state });
+            },
           }
         : {}),
     };
