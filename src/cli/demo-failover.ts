@@ -21,9 +21,14 @@ export const failoverStage = "train";
 
 /**
  * Run deadline = declared seconds + 2 s: the default allowance (300 % + 30 s) would keep the demo
- * waiting a minute and a half for a provider that is already dead.
+ * waiting a minute and a half for a provider that is already dead. The dead provider may still be
+ * drawn to verify another stage; a 20 s verdict window (default 60 s) bounds what its silence costs.
  */
-export const killModeParams: Partial<Params> = { runDeadlinePercent: 100, runGraceMs: 2_000 };
+export const killModeParams: Partial<Params> = {
+  runDeadlinePercent: 100,
+  runGraceMs: 2_000,
+  verdictWindowMs: 20_000,
+};
 
 /**
  * The training stage made long enough to kill mid-run (16 epochs ≈ 1,200 steps, a few seconds on

@@ -283,8 +283,8 @@ describe("failover", () => {
     checkAllInvariants(net.state);
   });
 
-  test("a spot check of a resumed stage draws only from the segments its finisher computed", () => {
-    for (let attempt = 0; attempt < 6; attempt++) {
+  test("a spot check of a resumed stage draws only from the segments its finisher computed, never by the vanished provider", () => {
+    for (let attempt = 0; attempt < 20; attempt++) {
       const net = network();
       const r = running(net, "spot");
       must(send(net, r.first, r.job, report(7, -1)));
@@ -307,6 +307,9 @@ describe("failover", () => {
       must(net.tick()); // the event after the commitment draws the check
       const segment = r.stage.check?.segment ?? r.stage.checks?.at(-1)?.segment;
       assert.ok(segment !== undefined && segment >= 7 && segment < 10, `segment ${segment}`);
+      // It is paid for its prefix only if the result is accepted: it must not judge the result.
+      assert.ok(r.stage.check?.verifier !== undefined);
+      assert.notEqual(r.stage.check?.verifier, r.first.publicKey);
     }
   });
 

@@ -167,13 +167,15 @@ function decide(ctx: ApplyContext, job: Job, key: string, stage: Stage, check: C
   assignVerifier(ctx, job, key, stage, check);
 }
 
-/** Nodes that may check `stage`: staked, not a party to it, not skipped, not barred from it. */
+/** Nodes that may check `stage`: staked, not a party to it, not skipped, not barred or timed out on it. */
 function eligible(state: State, stage: Stage, check: Check, parties: readonly PublicKeyHex[]): string[] {
   const out: string[] = [];
   for (const node of state.nodes.values()) {
     if (balanceOf(state, staked(node.id)) < state.params.minProviderStake) continue;
     if (parties.includes(node.id) || check.skipped.includes(node.id)) continue;
     if (stage.barred?.includes(node.id)) continue;
+    // A provider that vanished from the stage is paid for its prefix if the result is accepted.
+    if (stage.timedOut.includes(node.id)) continue;
     out.push(node.id);
   }
   return out;
