@@ -167,7 +167,7 @@ function decide(ctx: ApplyContext, job: Job, key: string, stage: Stage, check: C
   assignVerifier(ctx, job, key, stage, check);
 }
 
-/** Nodes that may check `stage`: staked, not a party to it, not skipped, not barred or timed out on it. */
+/** Nodes that may check `stage`: staked, not a party to it, not skipped, barred or owed a share of it. */
 function eligible(state: State, stage: Stage, check: Check, parties: readonly PublicKeyHex[]): string[] {
   const out: string[] = [];
   for (const node of state.nodes.values()) {
@@ -175,7 +175,7 @@ function eligible(state: State, stage: Stage, check: Check, parties: readonly Pu
     if (parties.includes(node.id) || check.skipped.includes(node.id)) continue;
     if (stage.barred?.includes(node.id)) continue;
     // A provider that vanished from the stage is paid for its prefix if the result is accepted.
-    if (stage.timedOut.includes(node.id)) continue;
+    if (stage.handoffs?.some((h) => h.provider === node.id)) continue;
     out.push(node.id);
   }
   return out;
