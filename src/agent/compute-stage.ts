@@ -11,6 +11,7 @@ import type { PublicKeyHex } from "../protocol/ids.ts";
 import type { MaxCutGraph, QaoaAngles } from "../runtime/programs/qaoa-maxcut.ts";
 import { getJob, getNodes } from "../sdk/index.ts";
 import type { StageResult } from "./journal.ts";
+import { progressReporter } from "./progress.ts";
 import type { ProviderContext } from "./provider-context.ts";
 import { type LoopPairing, loopOf } from "./qaoa-loop.ts";
 import { runOptimizerLoop } from "./qaoa-loop-optimizer.ts";
@@ -96,7 +97,15 @@ async function computeOrdinaryStage(
   a: Assignment,
   deadline: number,
 ): Promise<StageResult> {
-  const options = {
+  // Progress reports let the stage resume elsewhere if this agent vanishes (progress.ts).
+  const reporter = progressReporter(ctx, {
+    jobId: a.jobId,
+    stage: a.stage,
+    checkpointEvery: a.resume?.checkpointEvery ?? ctx.checkpointEvery,
+    after: a.resume?.index ?? -1,
+    everyMs: ctx.progressEveryMs,
+  });
+  const options: StageWorkOptions = {
     pool: ctx.pool,
     blobs: ctx.blobs,
     checkpointEvery: ctx.checkpointEvery,
@@ -104,8 +113,22 @@ async function computeOrdinaryStage(
     fallbackSources: () => otherEndpoints(ctx),
     timeLimitMs: Math.max(1_000, deadline - Date.now()),
     onInput: (transfer: InputReport) => reportInput(ctx, a, transfer),
+    onCheckpoint: reporter.onCheckpoint,
+    // The coordinator's blob cache first: the vanished provider is most likely gone.
+    resumeSources: [`${ctx.client.url}/v1`],
+    onResume: (outcome) =>
+      ctx.emit({
+        type: "resumed",
+        jobId: a.jobId,
+        stage: a.stage,
+        index: a.resume?.index ?? 0,
+        step: a.resume?.step ?? 0,
+        ...outcome,
+      }),
   };
-  const run = ctx.cheat === undefined ? await runStage(a, options) : await runCheatingStage(a, options);
+  const run = await (ctx.cheat === undefined ? runStage(a, options) : runCheatingStage(a, options)).finally(
+    () => reporter.close(),
+  );
   return {
     root: run.root,
     output: run.output,

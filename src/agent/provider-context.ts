@@ -36,6 +36,8 @@ export interface ProviderContext {
   readonly ownsPool: boolean;
   readonly loops: QpuLoopHost;
   readonly checkpointEvery: number;
+  /** Least time between two progress reports of a running stage. */
+  readonly progressEveryMs: number;
   /** Set only on an adversarial agent (adversary.ts). */
   readonly cheat?: CheatPolicy;
   readonly counters: ProviderCounters;
@@ -76,6 +78,7 @@ export async function openProviderContext(
     ownsPool,
     loops: qpuLoopHost({ pool, ed: nodeEd25519, checkpointEvery }),
     checkpointEvery,
+    progressEveryMs: options.progressEveryMs ?? 1_000,
     ...(options.cheat === undefined ? {} : { cheat: options.cheat }),
     counters: {
       assignments: 0,

@@ -66,6 +66,8 @@ export interface StartProviderOptions {
   readonly taskPollMs?: number;
   /** Checkpoint every k steps (default 4, as the in-process pipeline). */
   readonly checkpointEvery?: number;
+  /** Least time between two progress reports of a running stage (default 1,000 ms; failover). */
+  readonly progressEveryMs?: number;
   readonly benchmark?: BenchmarkOptions;
   /** Chunk size of served blobs (default 256 KiB). */
   readonly blobChunkSize?: number;
@@ -102,6 +104,28 @@ export type ProviderEvent =
       readonly local: boolean;
       /** How it moved, when it was fetched: from which agent, how many bytes, requests and ms. */
       readonly transfer?: InputTransfer;
+    }
+  /** A progress report (failover): checkpoint `index`, `step` of `steps`, acknowledged by the coordinator. */
+  | {
+      readonly type: "progress";
+      readonly jobId: string;
+      readonly stage: string;
+      readonly index: number;
+      readonly step: number;
+      readonly steps: number;
+    }
+  /**
+   * A stage placed here after its provider vanished: resumed from checkpoint `index` (`step`), with
+   * the state from `source` — or, if no source served a state that hashes right, run from step 0.
+   */
+  | {
+      readonly type: "resumed";
+      readonly jobId: string;
+      readonly stage: string;
+      readonly index: number;
+      readonly step: number;
+      readonly source?: string;
+      readonly fromScratch?: string;
     }
   | {
       readonly type: "computed";

@@ -2,13 +2,20 @@
  * One ordinary stage, as a provider executes it: fetch every input blob from the agent that holds
  * it, bind the inputs to the program's input fields, run the program in the worker pool, and store
  * the output (its canonical JSON bytes) in the BlobStore. Returns what the provider commits.
+ *
+ * A stage placed here after its provider vanished (assignment `resume`, docs/routing.md "Failover")
+ * fetches the reported checkpoint state, checks it against the reported hash, and resumes from it in
+ * the pool, in the layout the prefix was reported in; its root covers all the checkpoints. If no
+ * source serves a state that hashes right, it runs from step 0 in the same layout, which gives the
+ * same root when the prefix was honest.
  */
 import type { Assignment } from "../protocol/api.ts";
 import type { Json } from "../protocol/canonical.ts";
 import { canonicalBytes } from "../protocol/canonical.ts";
+import { SwitchyardError } from "../protocol/errors.ts";
 import type { Cid, Hex32 } from "../protocol/ids.ts";
-import type { WorkerPool } from "../runtime/pool.ts";
-import { parseProgramInput } from "../runtime/program.ts";
+import type { Checkpoint, WorkerPool } from "../runtime/pool.ts";
+import { hashStateBytes, parseProgramInput, type ResumePoint } from "../runtime/program.ts";
 import { bindInputs } from "../runtime/programs/bind-inputs.ts";
 import { getProgram, programs } from "../runtime/programs/registry.ts";
 import type { FetchLike } from "../sdk/create-client.ts";
@@ -27,6 +34,12 @@ export interface StageWorkOptions {
   /** Wall-clock limit of the program run. */
   readonly timeLimitMs?: number;
   readonly onInput?: (transfer: FetchBlobResult | { readonly cid: Cid; readonly local: true }) => void;
+  /** Each checkpoint as the pool takes it (progress reports). */
+  readonly onCheckpoint?: (checkpoint: Checkpoint) => void;
+  /** Where else to ask for a resume state: the coordinator's blob cache (`<url>/v1`). */
+  readonly resumeSources?: readonly string[];
+  /** How a resume went: from which source, or why the stage runs from step 0 instead. */
+  readonly onResume?: (outcome: { readonly source: string } | { readonly fromScratch: string }) => void;
 }
 
 export interface StageWorkResult extends StageResult {
@@ -85,33 +98,80 @@ export async function fetchInputs(assignment: Assignment, options: StageWorkOpti
 export async function runStage(assignment: Assignment, options: StageWorkOptions): Promise<StageWorkResult> {
   const inputs = await fetchInputs(assignment, options);
   const input = bindInputs(assignment.program, assignment.params, inputs);
+  // A resumed stage keeps the layout its prefix was reported in: its root starts with those hashes.
+  const checkpointEvery = assignment.resume?.checkpointEvery ?? options.checkpointEvery;
+  const resume = await resumePoint(assignment, options);
   const t0 = performance.now();
   const run = await options.pool.run({
     program: assignment.program,
     input,
-    checkpointEvery: options.checkpointEvery,
+    checkpointEvery,
     keepStates: true,
+    ...(resume === undefined ? {} : { resume }),
+    ...(options.onCheckpoint === undefined ? {} : { onCheckpoint: options.onCheckpoint }),
     ...(options.timeLimitMs === undefined ? {} : { timeLimitMs: options.timeLimitMs }),
   });
   const computeMs = performance.now() - t0;
   const output = await options.blobs.put(canonicalBytes(run.output));
+  const resumedAt = resume === undefined ? 0 : resume.checkpoints.length - 1;
   const manifest = await putCheckpointManifest(options.blobs, {
     program: assignment.program,
-    checkpointEvery: options.checkpointEvery,
+    checkpointEvery,
     steps: run.steps,
     checkpoints: run.checkpoints,
     outputHash: run.outputHash,
-    states: run.states ?? [],
+    // A resumed run holds the states from its resume point on (a verifier is sent only there).
+    states: resume === undefined ? (run.states ?? []) : [resume.stateBytes, ...(run.states ?? [])],
+    ...(resumedAt === 0 ? {} : { statesFrom: resumedAt }),
   });
   return {
     root: run.root,
     output,
     steps: run.steps,
-    checkpointEvery: options.checkpointEvery,
+    checkpointEvery,
     manifest,
     computeMs,
     programOutput: run.output,
   };
+}
+
+/**
+ * The reported checkpoint's state, fetched from the coordinator's cache or the vanished provider and
+ * checked against the reported hash; undefined (run from step 0) when no source has it right.
+ */
+async function resumePoint(
+  assignment: Assignment,
+  options: StageWorkOptions,
+): Promise<ResumePoint | undefined> {
+  const r = assignment.resume;
+  if (r === undefined) return undefined;
+  try {
+    if (r.checkpoints.length !== r.index + 1 || r.checkpoints[r.index] !== r.hash) {
+      throw new SwitchyardError(
+        "MALFORMED",
+        `the resume point lists ${r.checkpoints.length} hashes for checkpoint ${r.index}`,
+      );
+    }
+    const sources = [...(options.resumeSources ?? []), ...r.from];
+    const got = await fetchBlob({
+      cid: r.state as Cid,
+      sources,
+      store: options.blobs,
+      attempts: 2,
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    });
+    if (hashStateBytes(assignment.program, r.step, got.bytes) !== r.hash) {
+      throw new SwitchyardError(
+        "STATE_HASH_MISMATCH",
+        `the state of checkpoint ${r.index} does not hash to the reported checkpoint`,
+      );
+    }
+    options.onResume?.({ source: got.source });
+    return { checkpoints: r.checkpoints as Hex32[], stateBytes: got.bytes };
+  } catch (error) {
+    options.onResume?.({ fromScratch: error instanceof Error ? error.message : String(error) });
+    return undefined;
+  }
 }
 
 /**
@@ -159,6 +219,8 @@ export async function putCheckpointManifest(
     readonly checkpoints: readonly Hex32[];
     readonly outputHash: Hex32;
     readonly states: readonly Uint8Array[];
+    /** The checkpoint of `states[0]`, when the run holds only the later states (a resumed run). */
+    readonly statesFrom?: number;
   },
 ): Promise<Cid> {
   const states: Cid[] = [];
@@ -171,6 +233,7 @@ export async function putCheckpointManifest(
       checkpoints: [...run.checkpoints],
       outputHash: run.outputHash,
       states,
+      ...(run.statesFrom === undefined ? {} : { statesFrom: run.statesFrom }),
     }),
   );
 }

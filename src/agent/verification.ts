@@ -38,6 +38,8 @@ interface Manifest {
   readonly checkpoints: Hex32[];
   readonly outputHash: Hex32;
   readonly states: Cid[];
+  /** The checkpoint of `states[0]` when the provider resumed a vanished one's run (default 0). */
+  readonly statesFrom?: number;
 }
 
 /** A verifier's re-execution of one segment: its hash and stored state at every step. */
@@ -164,7 +166,13 @@ async function manifestOf(ctx: ProviderContext, task: Task): Promise<Manifest> {
 /** The state at the start of the checked segment, as the provider revealed it, checked. */
 async function segmentStart(ctx: ProviderContext, task: Task, m: Manifest, program: AnyStepProgram) {
   const sources = task.providerEndpoint === undefined ? [] : [task.providerEndpoint];
-  const bytes = await blob(ctx, m.states[task.segment]!, sources);
+  const held = m.states[task.segment - (m.statesFrom ?? 0)];
+  if (held === undefined)
+    throw new SwitchyardError(
+      "NOT_FOUND",
+      `the provider's manifest holds no state for checkpoint ${task.segment}`,
+    );
+  const bytes = await blob(ctx, held, sources);
   if (hashStateBytes(program.id, task.fromStep, bytes) !== m.checkpoints[task.segment]) {
     throw new SwitchyardError(
       "STATE_HASH_MISMATCH",

@@ -3,6 +3,7 @@
  * processes in six cities on three continents, talking over loopback with emulated latency between
  * their cities. It funds a requester, submits examples/seed-pipeline.yaml, watches it settle, shows
  * where each stage ran and why, then stops the network and audits the coordinator's stored log.
+ * `--cheat` runs one provider as a cheater; `--kill-provider` kills one mid-stage (demo-failover.ts).
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
@@ -21,6 +22,15 @@ import { pgliteEventStore } from "../store/pglite-event-store.ts";
 import { cliClient } from "./client.ts";
 import { watchToEnd } from "./commands/submit.ts";
 import type { DemoStageCore } from "./demo.ts";
+import {
+  type FailoverReport,
+  failoverLines,
+  failoverReport,
+  type Kill,
+  killModeParams,
+  killModeSpec,
+  killWhenProgressed,
+} from "./demo-failover.ts";
 import { defaultProviders, startLocalNetwork } from "./local-network.ts";
 import type { Output } from "./output.ts";
 import { nodeName, placementWhy } from "./stage-table.ts";
@@ -31,6 +41,8 @@ export interface NetworkDemoOptions {
   readonly coordinatorCity: string;
   /** Run the Frankfurt gpu as the adversarial agent (agent/adversary.ts). */
   readonly cheat?: boolean;
+  /** kill -9 the training stage's provider mid-stage, to show failover (demo-failover.ts). */
+  readonly killProvider?: boolean;
 }
 
 /** The provider `demo --cheat` turns into a cheater: the EU training stage's first choice. */
@@ -104,6 +116,8 @@ export interface NetworkDemoReport {
     readonly paidMicro: string;
     readonly rerunBy?: string;
   };
+  /** With --kill-provider: who was killed, when the deadline caught it, where the stage resumed, who was paid what. */
+  readonly failover?: FailoverReport;
   readonly wallMs: number;
 }
 
@@ -122,6 +136,7 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
       ),
       emulate: true,
       verificationWindowMs: 2_000,
+      ...(options.killProvider === true ? { params: killModeParams } : {}),
     },
     out.progress,
   );
@@ -129,12 +144,21 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
     const client = cliClient(network.url);
     const requester = identityFromSecret(nodeEd25519, new Uint8Array(randomBytes(32)));
     await signAndSubmit(client, { identity: requester, type: "faucet", body: { amount: "100000000" } });
-    const spec = parseJobSpec(readFileSync(specPath, "utf8"), specPath);
+    const seed = parseJobSpec(readFileSync(specPath, "utf8"), specPath);
+    const spec = options.killProvider === true ? killModeSpec(seed) : seed;
     out.progress(
-      `submitting ${specPath}: ${spec.stages.length} stages, budget ${formatCredits(spec.budget)} credits`,
+      `submitting ${specPath}${spec === seed ? "" : " (training made longer to kill it mid-run)"}: ${spec.stages.length} stages, budget ${formatCredits(spec.budget)} credits`,
     );
     const { jobId } = await submitJob(client, { identity: requester, spec });
+    const killing: Promise<Kill | undefined> =
+      options.killProvider === true
+        ? killWhenProgressed(client, network, jobId, () => getNodes(client), out).catch((error: unknown) => {
+            out.progress(`could not kill the provider: ${String(error)}`);
+            return undefined;
+          })
+        : Promise.resolve(undefined);
     const job = await watchToEnd(client, jobId, out);
+    const kill = await killing;
     const nodes = await getNodes(client);
     const status = await getStatus(client);
     const stages = await Promise.all(job.stages.map((s) => describeStage(s, job, nodes, network.providers)));
@@ -163,14 +187,22 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
     let verifierFees = 0n;
     for (const s of job.stages) {
       for (const c of s.checks ?? []) if (c.outcome === "verified") verifierFees += BigInt(c.fee);
-      if (s.provider !== undefined && s.paid !== undefined)
-        payouts.set(s.provider, (payouts.get(s.provider) ?? 0n) + BigInt(s.paid));
+      // A stage resumed after a failover pays each provider for its own steps.
+      const parts =
+        s.payouts?.map((p) => [p.provider, p.amount] as const) ??
+        (s.provider !== undefined && s.paid !== undefined ? [[s.provider, s.paid] as const] : []);
+      for (const [who, amount] of parts) payouts.set(who, (payouts.get(who) ?? 0n) + BigInt(amount));
       fees += BigInt(s.fee ?? "0");
     }
     const cheat = options.cheat === true ? cheatReport(stages, payouts, nodes) : undefined;
+    const failover =
+      options.killProvider === true ? failoverReport(kill, job, nodes, network.providers) : undefined;
     const report: NetworkDemoReport = {
       ok:
-        job.stages.every((s) => s.status === "settled") && audit.ok && (cheat === undefined || cheat.caught),
+        job.stages.every((s) => s.status === "settled") &&
+        audit.ok &&
+        (cheat === undefined || cheat.caught) &&
+        (failover === undefined || failover.ok),
       mode: "network",
       latency: "emulated",
       coordinator: { url: network.url, city: options.coordinatorCity },
@@ -201,6 +233,7 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
         ...(audit.error === undefined ? {} : { error: audit.error }),
       },
       ...(cheat === undefined ? {} : { cheat }),
+      ...(failover === undefined ? {} : { failover }),
       wallMs: Math.round(performance.now() - t0),
     };
     out.result(report, () => render(report));
@@ -372,6 +405,7 @@ function render(r: NetworkDemoReport): string {
             ? `cheater ${r.cheat.provider}: CAUGHT on ${r.cheat.stage}, slashed ${formatCredits(BigInt(r.cheat.slashedMicro))}, paid ${formatCredits(BigInt(r.cheat.paidMicro))}; stage re-run by ${r.cheat.rerunBy}; the requester paid only for the verified re-run`
             : `cheater ${r.cheat.provider}: NOT caught`,
         ]),
+    ...(r.failover === undefined ? [] : ["", ...failoverLines(r.failover, formatCredits)]),
     "",
     `QAOA loop: ${r.loop.roundTrips} optimizer ⇄ qpu round trips over HTTP in ${(r.loop.loopMs / 1000).toFixed(1)} s (each pays the emulated ${r.loop.emulatedRttMs ?? "?"} ms RTT)`,
     "",

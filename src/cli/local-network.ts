@@ -8,6 +8,8 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
 import { identityFromSecret } from "../protocol/envelope.ts";
+import { SwitchyardError } from "../protocol/errors.ts";
+import type { Params } from "../protocol/params.ts";
 import { worldProviders } from "../sim/fixtures.ts";
 import { saveIdentity } from "../store/keystore.ts";
 import { type Child, spawnCli, stopChild } from "./processes.ts";
@@ -31,6 +33,8 @@ export interface LocalNetworkPlan {
   /** 0 picks a free port. */
   readonly port?: number;
   readonly verificationWindowMs?: number;
+  /** Genesis parameters over the defaults (shorter deadlines for `demo --kill-provider`, say). */
+  readonly params?: Partial<Params>;
 }
 
 export interface RunningNetwork {
@@ -43,6 +47,8 @@ export interface RunningNetwork {
   killCoordinator(hard: boolean): Promise<void>;
   /** Start the coordinator again on the same store and port. */
   restartCoordinator(): Promise<Child>;
+  /** kill -9 one provider process by name, as a machine that vanishes mid-stage; resolves once it is gone. */
+  killProvider(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -88,6 +94,9 @@ export async function startLocalNetwork(
     ...(plan.verificationWindowMs === undefined
       ? []
       : ["--verification-window-ms", String(plan.verificationWindowMs)]),
+    ...(plan.params === undefined
+      ? []
+      : ["--params", JSON.stringify(plan.params, (_k, v) => (typeof v === "bigint" ? v.toString() : v))]),
     ...(plan.emulate ? ["--city", plan.coordinatorCity] : []),
   ];
   progress(`starting coordinator (${plan.coordinatorCity})…`);
@@ -148,6 +157,15 @@ export async function startLocalNetwork(
     async restartCoordinator() {
       coordinator = await spawnCli("coordinator-restarted", coordinatorArgs(port), logDir);
       return coordinator;
+    },
+    async killProvider(name) {
+      const child = providers.find((p) => p.name === name);
+      if (child === undefined) throw new SwitchyardError("UNKNOWN_NODE", `no provider process named ${name}`);
+      const p = child.process;
+      if (p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise<void>((done) => p.once("exit", () => done()));
+      p.kill("SIGKILL");
+      await exited;
     },
     async stop() {
       await Promise.all(providers.map((p) => stopChild(p)));

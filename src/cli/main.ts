@@ -7,7 +7,7 @@ import { isSwitchyardError } from "../protocol/errors.ts";
 import { defaultCoordinatorUrl, defaultKeyFile } from "./client.ts";
 import { audit } from "./commands/audit.ts";
 import { balance } from "./commands/balance.ts";
-import { coordinator } from "./commands/coordinator.ts";
+import { coordinator, parseParams } from "./commands/coordinator.ts";
 import { faucet } from "./commands/faucet.ts";
 import { jobs } from "./commands/jobs.ts";
 import { keygen } from "./commands/keygen.ts";
@@ -24,15 +24,19 @@ const usage = `usage: switchyard <command> [options]      (every command takes -
 
 run a network
   coordinator [--data-dir DIR] [--store URL|memory] [--port N] [--host H] [--net ID] [--dev-faucet]
-              [--city CITY]          sequencer + API (default store: PGlite in DIR/log)
+              [--city CITY] [--params JSON]
+                                     sequencer + API (default store: PGlite in DIR/log); --params
+                                     sets a new log's genesis parameters, e.g. '{"runGraceMs":2000}'
   provider --name NAME --city CITY [--class gpu|cpu|qpu] [--capacity N] [--price µ] [--stake µ]
            [--data-dir DIR] [--emulate]  a provider agent: benchmark, register, bond, offer, work
   up [--providers N] [--cities A,B,C] [--coordinator-city CITY] [--port N] [--no-emulation]
                                      a coordinator and N providers as processes in real cities
-  demo [--in-process] [--cheat] [--data-dir DIR]
+  demo [--in-process] [--cheat | --kill-provider] [--data-dir DIR]
                                      the seed pipeline end to end, with verification, settlement
                                      and audit; --cheat makes the Frankfurt gpu commit wrong
-                                     results, to show it caught, slashed and the stage re-run
+                                     results, to show it caught, slashed and the stage re-run;
+                                     --kill-provider kill -9s the training provider mid-stage, to
+                                     show the stage resumed elsewhere from its last checkpoint
 use a network          (--coordinator URL, default ${defaultCoordinatorUrl}; --key FILE, default ${defaultKeyFile})
   keygen [--out FILE] [--force]      a new identity in a 0600 key file
   faucet [AMOUNT]                    dev networks: mint test credits (micro-credits, default 100000000)
@@ -81,10 +85,12 @@ async function main(argv: string[]): Promise<number> {
         key: { type: "string" },
         city: { type: "string" },
         "verification-window-ms": { type: "string" },
+        params: { type: "string" },
         "ready-json": { type: "boolean", default: false },
         "log-level": { type: "string", default: "info" },
       });
       const window = values["verification-window-ms"] as string | undefined;
+      const params = values.params as string | undefined;
       return coordinator(
         {
           dataDir: values["data-dir"] as string,
@@ -96,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
           ...(values.key === undefined ? {} : { key: values.key as string }),
           ...(values.city === undefined ? {} : { city: values.city as string }),
           ...(window === undefined ? {} : { verificationWindowMs: Number(window) }),
+          ...(params === undefined ? {} : { params: parseParams(params) }),
           readyJson: values["ready-json"] as boolean,
           logLevel: values["log-level"] as string,
         },
@@ -254,11 +261,15 @@ async function main(argv: string[]): Promise<number> {
         "in-process": { type: "boolean", default: false },
         "coordinator-city": { type: "string", default: "Frankfurt" },
         cheat: { type: "boolean", default: false },
+        "kill-provider": { type: "boolean", default: false },
       });
+      const kill = values["kill-provider"] as boolean;
+      if (kill && (values.cheat as boolean))
+        return usageError("--cheat and --kill-provider are two demos; run them one at a time");
       if (values["in-process"] as boolean) {
-        if (values.cheat as boolean)
+        if ((values.cheat as boolean) || kill)
           return usageError(
-            "--cheat needs the networked demo (it runs real verifier agents); drop --in-process",
+            `${kill ? "--kill-provider" : "--cheat"} needs the networked demo (real processes); drop --in-process`,
           );
         const report = await runDemo({ json: values.json as boolean, dataDir: values["data-dir"] as string });
         return report.ok ? 0 : 1;
@@ -268,6 +279,7 @@ async function main(argv: string[]): Promise<number> {
           dataDir: values["data-dir"] as string,
           coordinatorCity: values["coordinator-city"] as string,
           cheat: values.cheat as boolean,
+          killProvider: kill,
         },
         createOutput(values.json as boolean),
       );

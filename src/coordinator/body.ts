@@ -28,7 +28,17 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * a body cut short. After TOO_LARGE the rest of the body is not read: answer with
  * `Connection: close` so the socket is not reused.
  */
-export function readBody(incoming: IncomingMessage, maxBytes: number): Promise<string> {
+export async function readBody(incoming: IncomingMessage, maxBytes: number): Promise<string> {
+  const bytes = await readBodyBytes(incoming, maxBytes);
+  try {
+    return utf8.decode(bytes);
+  } catch (cause) {
+    throw new SwitchyardError("MALFORMED", "body is not valid UTF-8", { cause });
+  }
+}
+
+/** The body of `incoming` as bytes, under the same limit and rules as `readBody` (blob uploads). */
+export function readBodyBytes(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
   checkContentLength(incoming.headers["content-length"], maxBytes);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -43,11 +53,7 @@ export function readBody(incoming: IncomingMessage, maxBytes: number): Promise<s
         reject(error);
         return;
       }
-      try {
-        resolve(utf8.decode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-      } catch (cause) {
-        reject(new SwitchyardError("MALFORMED", "body is not valid UTF-8", { cause }));
-      }
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;

@@ -16,6 +16,7 @@ import { genesisEvent, hashLogEvent } from "../protocol/log.ts";
 import { defaultParams, type Params, paramsSchema } from "../protocol/params.ts";
 import type { EventStore, LogHead } from "../store/event-store.ts";
 import { recoverState } from "../store/recover.ts";
+import { createBlobCache } from "./blob-cache.ts";
 import { createHttpApi } from "./http-api.ts";
 import { createMetrics } from "./metrics.ts";
 import { openapiDocument } from "./openapi.ts";
@@ -150,6 +151,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     metrics,
     lastSeen: (node) => hub?.lastSeen(node),
     openapi: openapiDocument("0.1.0"),
+    blobs: createBlobCache(options.blobCache),
   });
   const server = createAdaptorServer({
     fetch: app.fetch,

@@ -13,6 +13,7 @@ import type { JobId, PublicKeyHex } from "../protocol/ids.ts";
 import { parseJsonLimited } from "../protocol/json.ts";
 import { encodeLogEvent } from "../protocol/log.ts";
 import type { EventStore } from "../store/event-store.ts";
+import { type BlobCache, mountBlobCache } from "./blob-cache.ts";
 import { readBody } from "./body.ts";
 import { apiErrorOf, asSwitchyardError, httpErrorOf } from "./http-errors.ts";
 import type { CoordinatorMetrics } from "./metrics.ts";
@@ -45,6 +46,8 @@ export interface HttpApiContext {
   readonly metrics: CoordinatorMetrics;
   readonly lastSeen: (node: PublicKeyHex) => number | undefined;
   readonly openapi: Record<string, unknown>;
+  /** Where providers mirror the checkpoint states they report (failover). */
+  readonly blobs: BlobCache;
 }
 
 /** Most events one GET /v1/events returns, and the default. */
@@ -189,6 +192,8 @@ export function createHttpApi(ctx: HttpApiContext): Hono<{ Bindings: HttpBinding
     for await (const e of ctx.store.read(from, limit)) events.push({ ...encodeLogEvent(e), hash: e.hash });
     return c.json({ events });
   });
+
+  mountBlobCache(app, ctx.blobs);
 
   app.get(apiPaths.openapi, (c) => c.json(ctx.openapi));
   app.get(apiPaths.metrics, async (c) =>

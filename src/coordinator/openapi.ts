@@ -206,6 +206,51 @@ export function openapiDocument(version: string): Record<string, unknown> {
         "TaskList",
         [hexParam("key", "path", "node public key")],
       ),
+      [openapiPath(apiPaths.blob)]: {
+        put: {
+          summary:
+            "Mirror a blob into the coordinator's bounded cache (failover: a provider's reported checkpoint state)",
+          parameters: [hexParam("cid", "path", "content id: SHA-256 of the bytes")],
+          requestBody: {
+            required: true,
+            content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+          },
+          responses: {
+            "204": { description: "Cached (or already held)" },
+            "400": error("MALFORMED: the bytes do not hash to the content id"),
+            "413": error("TOO_LARGE: over the per-blob limit (16 MiB by default)"),
+            "503": common["503"],
+          },
+        },
+      },
+      [openapiPath(apiPaths.blobManifest)]: {
+        get: {
+          summary: "Manifest of a cached blob: size, chunk size and each chunk's SHA-256",
+          parameters: [hexParam("cid", "path", "content id")],
+          responses: {
+            "200": {
+              description: "{ cid, size, chunkSize, chunks: hex[] }",
+              content: { "application/json": { schema: { type: "object" } } },
+            },
+            "404": error("NOT_FOUND: not cached (never put, or evicted)"),
+            "400": common["400"],
+          },
+        },
+      },
+      [openapiPath(apiPaths.blobChunk)]: {
+        get: {
+          summary: "The raw bytes of one chunk of a cached blob",
+          parameters: [
+            hexParam("cid", "path", "content id"),
+            { name: "index", in: "path", required: true, schema: { type: "integer", minimum: 0 } },
+          ],
+          responses: {
+            "200": { description: "application/octet-stream" },
+            "404": error("NOT_FOUND"),
+            "400": common["400"],
+          },
+        },
+      },
       [apiPaths.events]: get("Durable log events with their hashes", "EventList", [
         { name: "from", in: "query", schema: { type: "integer", minimum: 0, default: 0 } },
         { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 } },

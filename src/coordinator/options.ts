@@ -11,6 +11,7 @@ import type { EventStore } from "../store/event-store.ts";
 import { memoryEventStore } from "../store/memory-event-store.ts";
 import { pgliteEventStore } from "../store/pglite-event-store.ts";
 import { postgresEventStore } from "../store/postgres-event-store.ts";
+import type { BlobCacheLimits } from "./blob-cache.ts";
 import type { Emulation } from "./stream.ts";
 
 export interface CoordinatorLimits {
@@ -78,6 +79,8 @@ export interface CoordinatorOptions {
   readonly emulation?: Emulation;
   /** Wall clock in ms since the epoch (default Date.now). */
   readonly clock?: () => number;
+  /** Limits of the blob cache where providers mirror checkpoint states (blob-cache.ts). */
+  readonly blobCache?: BlobCacheLimits;
 }
 
 export type ResolvedLimits = Required<CoordinatorLimits>;

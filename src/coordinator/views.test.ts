@@ -20,6 +20,7 @@ import {
   accountView,
   assignmentsOf,
   jobListLimit,
+  jobView,
   jobViews,
   marketView,
   nodeViews,
@@ -266,6 +267,76 @@ describe("views are pure functions of the state, shaped as the API says", () => 
     const [assignment] = assignmentsOf(net.state, sin!.who.publicKey);
     assert.equal(assignment?.stage, "b");
     assert.deepEqual(assignment?.inputs, [{ cid: output, from: endpoint }]);
+  });
+
+  test("after a provider vanished, the next one's assignment carries the resume point and the job view the split", () => {
+    const net = network();
+    const job = submitJob(net, [
+      {
+        ...stage("a"),
+        jurisdictions: undefined,
+        cities: ["Singapore", "Frankfurt"],
+      } as unknown as ReturnType<typeof stage>,
+    ]);
+    const h = (i: number) => `${i}`.repeat(64).slice(0, 64);
+    must(net.send(sin!.who, "startStage", { jobId: job, stage: "a" }));
+    must(
+      net.send(sin!.who, "reportProgress", {
+        jobId: job,
+        stage: "a",
+        index: 2,
+        step: 8,
+        steps: 10,
+        checkpointEvery: 4,
+        checkpoints: [h(0), h(1), h(2)],
+        state: "ee".repeat(32),
+      }),
+    );
+    assert.equal(jobView(net.state, net.state.jobs.get(job)!).stages[0]?.progress?.step, 8);
+    net.advance(net.state.jobs.get(job)!.stages.get("a")!.deadline! - net.now + 1);
+    must(net.tick());
+    const [assignment] = assignmentsOf(net.state, fra!.who.publicKey);
+    assert.equal(assignmentSchema.safeParse(assignment).success, true);
+    assert.deepEqual(assignment?.resume, {
+      index: 2,
+      step: 8,
+      steps: 10,
+      checkpointEvery: 4,
+      hash: h(2),
+      state: "ee".repeat(32),
+      checkpoints: [h(0), h(1), h(2)],
+      from: [endpoint],
+    });
+    must(net.send(fra!.who, "startStage", { jobId: job, stage: "a" }));
+    must(
+      net.send(fra!.who, "commitResult", {
+        jobId: job,
+        stage: "a",
+        root: "ab".repeat(32),
+        output: "cd".repeat(32),
+        steps: 10,
+        checkpointEvery: 4,
+      }),
+    );
+    const view = jobView(net.state, net.state.jobs.get(job)!);
+    assert.equal(jobViewSchema.safeParse(view).success, true);
+    const a = view.stages[0]!;
+    assert.equal(a.status, "settled");
+    assert.deepEqual(
+      a.handoffs?.map((x) => [x.provider, x.fromStep, x.toStep]),
+      [[sin!.who.publicKey, 0, 8]],
+    );
+    assert.deepEqual(
+      a.payouts?.map((p) => [p.provider, p.fromStep, p.toStep]),
+      [
+        [sin!.who.publicKey, 0, 8],
+        [fra!.who.publicKey, 8, 10],
+      ],
+    );
+    assert.equal(
+      a.payouts?.reduce((n, p) => n + BigInt(p.amount), 0n),
+      BigInt(a.paid!),
+    );
   });
 
   test("the stage mirror finds every submitted job and reports each status change once", () => {

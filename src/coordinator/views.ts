@@ -12,6 +12,7 @@ import {
   disputeSides,
   type Effect,
   type Job,
+  type Progress,
   predictRtt,
   resultOf,
   type Stage,
@@ -179,6 +180,12 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** A progress record without its hash list (the assignment of a resuming provider carries that). */
+function progressView(p: Progress): NonNullable<StageView["progress"]> {
+  const { by, index, step, steps, checkpointEvery, hash, state, at } = p;
+  return { provider: by, index, step, steps, checkpointEvery, hash, state, at };
+}
+
 function stageView(stage: Stage): StageView {
   const { spec } = stage;
   const optional = {
@@ -242,6 +249,10 @@ function stageView(stage: Stage): StageView {
             excluded: { ...stage.noMatch.excluded },
             sample: stage.noMatch.sample.map((s) => ({ offerId: s.offerId, reason: s.reason })),
           },
+    progress: stage.progress === undefined ? undefined : progressView(stage.progress),
+    resumeFrom: stage.resumeFrom === undefined ? undefined : progressView(stage.resumeFrom),
+    handoffs: stage.handoffs?.map((h) => ({ ...h })),
+    payouts: stage.payouts?.map((p) => ({ ...p, amount: p.amount.toString() })),
   };
   return {
     name: spec.name,
@@ -403,6 +414,28 @@ export function tasksOf(state: State, node: PublicKeyHex): Task[] {
   return out;
 }
 
+/**
+ * Where a stage placed again after its provider vanished resumes: the reported checkpoint, the
+ * hashes before it, and the vanished provider's endpoint (the agent adds its coordinator's cache).
+ */
+function resumeOf(state: State, stage: Stage): Pick<Assignment, "resume"> {
+  const r = stage.resumeFrom;
+  if (r === undefined) return {};
+  const endpoint = state.nodes.get(r.by)?.endpoint;
+  return {
+    resume: {
+      index: r.index,
+      step: r.step,
+      steps: r.steps,
+      checkpointEvery: r.checkpointEvery,
+      hash: r.hash,
+      state: r.state,
+      checkpoints: [...r.checkpoints],
+      from: endpoint === undefined ? [] : [endpoint],
+    },
+  };
+}
+
 /** GET /v1/providers/:key/assignments: the provider's matched and running stages, oldest first. */
 export function assignmentsOf(state: State, provider: PublicKeyHex): Assignment[] {
   const out: Assignment[] = [];
@@ -423,6 +456,7 @@ export function assignmentsOf(state: State, provider: PublicKeyHex): Assignment[
       pricePerUnitSecond: stage.price!.toString(),
       status: stage.status,
       deadline: stage.deadline!,
+      ...resumeOf(state, stage),
     });
   }
   return out;
@@ -450,5 +484,6 @@ export function assignmentOf(state: State, effect: Extract<Effect, { type: "assi
     pricePerUnitSecond: effect.pricePerUnitSecond.toString(),
     status: "matched",
     deadline: effect.deadline,
+    ...(stage === undefined ? {} : resumeOf(state, stage)),
   };
 }

@@ -4,6 +4,7 @@ export type { Effect } from "./effects.ts";
 export { checkAllInvariants, checkEventInvariants } from "./invariants.ts";
 export { legalTransitions, terminalStatuses } from "./jobs/lifecycle.ts";
 export { resultOf } from "./jobs/placement.ts";
+export type { Handoff, Payout, Progress } from "./jobs/progress.ts";
 export { stageCost } from "./jobs/settle.ts";
 export { stageReserve, topologicalOrder } from "./jobs/submit.ts";
 export * as accounts from "./ledger/accounts.ts";

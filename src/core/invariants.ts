@@ -28,6 +28,9 @@ function checkJob(state: State, jobId: JobId): void {
       violated(`stage ${stage.spec.name} is ${stage.status} with ${stage.settlements} settlements`);
     }
     if (!terminalStatuses.has(stage.status)) open += stage.reserve;
+    // A payment shared after a failover adds up to exactly what the stage cost.
+    if (stage.payouts !== undefined && stage.payouts.reduce((n, p) => n + p.amount, 0n) !== stage.paid)
+      violated(`stage ${stage.spec.name} of job ${jobId} split its payment into parts that do not sum to it`);
   }
   if (held < open)
     violated(`escrow of job ${jobId} holds ${held}, below the ${open} its open stages may cost`);

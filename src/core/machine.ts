@@ -18,6 +18,7 @@ import { checkEventInvariants } from "./invariants.ts";
 import { applyTick } from "./jobs/deadlines.ts";
 import { applyAcceptStage, applyCancelJob, applyCommitResult, applyStartStage } from "./jobs/handlers.ts";
 import { placePending } from "./jobs/placement.ts";
+import { applyReportProgress } from "./jobs/progress.ts";
 import { applySubmitJob } from "./jobs/submit.ts";
 import {
   applyBond,
@@ -111,6 +112,9 @@ function applyMessage(ctx: MessageContext, env: Envelope): void {
       return;
     case "revealCanary":
       applyRevealCanary(ctx, env.body);
+      return;
+    case "reportProgress":
+      applyReportProgress(ctx, env.body);
       return;
     default: {
       const never: never = env;

@@ -9,6 +9,7 @@ import type { StageSpec } from "../protocol/messages.ts";
 import type { NetworkCoordinate } from "../protocol/network-coordinate.ts";
 import type { Params } from "../protocol/params.ts";
 import { defaultParams } from "../protocol/params.ts";
+import type { Handoff, Payout, Progress } from "./jobs/progress.ts";
 import type { ReputationRecord } from "./reputation/reputation.ts";
 import type { DisputeState } from "./verification/dispute.ts";
 
@@ -121,6 +122,14 @@ export interface Stage {
   check?: Check;
   /** Every finished verification of this stage, oldest first (a re-run adds one). */
   checks?: CheckRecord[];
+  /** The running provider's last progress report (jobs/progress.ts). */
+  progress?: Progress;
+  /** The checkpoint the next provider resumes from, kept when a provider vanished (failover). */
+  resumeFrom?: Progress;
+  /** Vanished providers' reported prefixes, oldest first: paid pro rata once the result is accepted. */
+  handoffs?: Handoff[];
+  /** Who was paid what at settlement, when the steps were shared between providers. */
+  payouts?: Payout[];
 }
 
 export interface ReplicationRecord {

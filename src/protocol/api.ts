@@ -40,6 +40,16 @@ export const apiPaths = {
   tasks: "/v1/providers/:key/tasks",
   /** GET ?from=<seq>&limit=<n ≤ 1000> → { events: wire LogEvent + hash [] } for followers and audits. */
   events: "/v1/events",
+  /**
+   * PUT the raw bytes of a blob (≤ 16 MiB by default) into the coordinator's bounded cache: 204;
+   * 400 MALFORMED if they do not hash to :cid, 413 TOO_LARGE over the limit. Providers mirror the
+   * checkpoint states they report here (failover, docs/routing.md).
+   */
+  blob: "/v1/blobs/:cid",
+  /** GET → BlobManifest of a cached blob (the agents' layout, `blobPaths`, under /v1). */
+  blobManifest: "/v1/blobs/:cid/manifest",
+  /** GET → the raw bytes of chunk :index of a cached blob. */
+  blobChunk: "/v1/blobs/:cid/chunks/:index",
   /** WebSocket. Query: ?provider=<pk> to receive that provider's assignments; ?job=<id> for a job's events. */
   stream: "/v1/stream",
   openapi: "/openapi.json",
@@ -157,6 +167,18 @@ export const marketSchema = z.strictObject({
 });
 export type Market = z.infer<typeof marketSchema>;
 
+/** A reported checkpoint of a running stage (docs/routing.md, "Failover"); without the hash list. */
+const progressViewSchema = z.strictObject({
+  provider: hex,
+  index: z.number().int(),
+  step: z.number().int(),
+  steps: z.number().int(),
+  checkpointEvery: z.number().int(),
+  hash: hex,
+  state: hex,
+  at: z.number().int(),
+});
+
 export const stageViewSchema = z.strictObject({
   name: z.string(),
   program: z.string(),
@@ -229,6 +251,26 @@ export const stageViewSchema = z.strictObject({
       sample: z.array(z.strictObject({ offerId: hex, reason: z.string() })),
     })
     .optional(),
+  /** The running provider's last reported checkpoint. */
+  progress: progressViewSchema.optional(),
+  /** The checkpoint the stage resumes from after a provider vanished. */
+  resumeFrom: progressViewSchema.optional(),
+  /** Providers that vanished mid-stage: the steps they did and when their deadline caught them. */
+  handoffs: z
+    .array(
+      z.strictObject({
+        provider: hex,
+        fromStep: z.number().int(),
+        toStep: z.number().int(),
+        index: z.number().int(),
+        at: z.number().int(),
+      }),
+    )
+    .optional(),
+  /** A shared stage's payment: each provider's steps and amount; the amounts sum to `paid`. */
+  payouts: z
+    .array(z.strictObject({ provider: hex, fromStep: z.number().int(), toStep: z.number().int(), amount }))
+    .optional(),
 });
 export const jobViewSchema = z.strictObject({
   id: hex,
@@ -264,6 +306,23 @@ export const assignmentSchema = z.strictObject({
   pricePerUnitSecond: amount,
   status: z.enum(["matched", "running"]),
   deadline: z.number().int(),
+  /**
+   * Resume from a vanished provider's checkpoint (docs/routing.md, "Failover"): the layout, the
+   * hashes of checkpoints 0…index, and the state's content id with where it may be fetched (the
+   * vanished provider's endpoint; the coordinator's blob cache is always worth asking too).
+   */
+  resume: z
+    .strictObject({
+      index: z.number().int(),
+      step: z.number().int(),
+      steps: z.number().int(),
+      checkpointEvery: z.number().int(),
+      hash: hex,
+      state: hex,
+      checkpoints: z.array(hex),
+      from: z.array(z.string()),
+    })
+    .optional(),
 });
 export type Assignment = z.infer<typeof assignmentSchema>;
 

@@ -228,6 +228,29 @@ export const revealCanarySchema = z.strictObject({
 /** The referee's hash of the state after the one disputed step. */
 export const refereeVerdictSchema = z.strictObject({ ...stageRef, hash: hex32Schema });
 
+/** Most checkpoint hashes one progress report carries (about 270 KiB on the wire). */
+export const maxProgressCheckpoints = 4096;
+
+/**
+ * A running stage's provider reports how far it got (docs/routing.md, "Failover"): the hashes of
+ * the checkpoints it took since its last report, up to checkpoint `index` (the state after `step`
+ * steps, in the layout `checkpointSteps(steps, checkpointEvery)`), and the content id of that
+ * checkpoint's encoded state, which it mirrored to the coordinator's blob cache first. If the
+ * provider then vanishes, the stage is placed again and resumes from this checkpoint.
+ */
+export const reportProgressSchema = z.strictObject({
+  ...stageRef,
+  index: z.number().int().min(1).max(1e9),
+  step: z.number().int().min(1).max(1e9),
+  /** The run's declared step count and checkpoint spacing: together they fix the layout. */
+  steps: z.number().int().min(1).max(1e9),
+  checkpointEvery: z.number().int().min(1).max(1e9),
+  /** Hashes of the checkpoints after the last reported one (from checkpoint 0 in a first report) up to `index`. */
+  checkpoints: z.array(hex32Schema).min(1).max(maxProgressCheckpoints),
+  /** Content id of checkpoint `index`'s encoded state. */
+  state: cidSchema,
+});
+
 /** Message type → body schema. The type string is part of the signed domain. */
 export const messageSchemas = {
   faucet: faucetSchema,
@@ -250,6 +273,7 @@ export const messageSchemas = {
   refereeVerdict: refereeVerdictSchema,
   canaryCommit: canaryCommitSchema,
   revealCanary: revealCanarySchema,
+  reportProgress: reportProgressSchema,
 } as const;
 
 export type MessageType = keyof typeof messageSchemas;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { isSwitchyardError } from "../protocol/errors.ts";
-import { createWorkerPool, defaultPoolSize, type ProgramJob } from "./pool.ts";
+import { type Checkpoint, createWorkerPool, defaultPoolSize, type ProgramJob } from "./pool.ts";
 import { parseProgramInput, runProgram } from "./program.ts";
 import { mlpTrain } from "./programs/mlp-train.ts";
 
@@ -76,6 +76,65 @@ describe("worker pool", () => {
     );
     await assert.rejects(hostilePool.run({ ...qaoaJob, input: { graph: {} } }), (e) =>
       isSwitchyardError(e, "MALFORMED"),
+    );
+  });
+
+  it("reports each checkpoint while the program runs, and resumes from one to the same root", async () => {
+    const job = { program: "mlp-train", input: quickTraining, checkpointEvery: 8 };
+    const seen: Checkpoint[] = [];
+    let resolved = false;
+    const full = await left
+      .run({
+        ...job,
+        keepStates: true,
+        onCheckpoint: (c) => {
+          assert.equal(resolved, false, "checkpoints arrive before the result");
+          seen.push(c);
+        },
+      })
+      .finally(() => {
+        resolved = true;
+      });
+    assert.deepEqual(
+      seen.map((c) => c.hash),
+      full.checkpoints,
+    );
+    assert.deepEqual(
+      seen.map((c) => c.index),
+      full.checkpoints.map((_, i) => i),
+    );
+    assert.deepEqual(
+      seen.map((c) => c.state),
+      full.states,
+    );
+    assert.ok(seen.every((c) => c.steps === full.steps && c.step === Math.min(c.index * 8, full.steps)));
+    // Resume from checkpoint 2, as a provider taking over a vanished one's stage does.
+    const j = 2;
+    const later: Checkpoint[] = [];
+    const resumed = await right.run({
+      ...job,
+      keepStates: true,
+      resume: { checkpoints: full.checkpoints.slice(0, j + 1), stateBytes: seen[j]!.state },
+      onCheckpoint: (c) => later.push(c),
+    });
+    assert.equal(resumed.root, full.root);
+    assert.deepEqual(resumed.checkpoints, full.checkpoints);
+    assert.deepEqual(
+      later.map((c) => c.index),
+      full.checkpoints.slice(j + 1).map((_, i) => i + j + 1),
+    );
+    assert.equal(resumed.states?.length, full.checkpoints.length - j - 1, "only the states it computed");
+  });
+
+  it("error: resuming from a state that is not the checkpoint's fails with STATE_HASH_MISMATCH", async () => {
+    const job = { program: "qaoa-maxcut", input: qaoaJob.input, checkpointEvery: 2, keepStates: true };
+    const full = await left.run(job);
+    await assert.rejects(
+      left.run({
+        ...job,
+        resume: { checkpoints: full.checkpoints.slice(0, 2), stateBytes: full.states![0]! },
+      }),
+      (e) => isSwitchyardError(e, "STATE_HASH_MISMATCH"),
     );
   });
 

@@ -17,7 +17,8 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { type ErrorCode, SwitchyardError } from "../protocol/errors.ts";
-import type { RunResult } from "./program.ts";
+import type { Hex32 } from "../protocol/ids.ts";
+import type { ResumePoint, RunResult } from "./program.ts";
 
 export interface WorkerPoolOptions {
   /** Worker threads; default availableParallelism() − 1, at least 1 (one core stays for I/O). */
@@ -40,6 +41,28 @@ export interface ProgramJob {
   readonly keepStates?: boolean;
   /** Overrides the pool's timeLimitMs for this job. */
   readonly timeLimitMs?: number;
+  /**
+   * Finish a run from a saved checkpoint (program.ts resumeProgram): the state must hash to the
+   * last of the checkpoint hashes, or the job fails with STATE_HASH_MISMATCH before any step.
+   */
+  readonly resume?: ResumePoint;
+  /**
+   * Called on the pool's thread as each checkpoint is taken, while the program runs on (a provider
+   * reports progress from it). A resumed run reports only the checkpoints after its resume point.
+   */
+  readonly onCheckpoint?: (checkpoint: Checkpoint) => void;
+}
+
+/** A checkpoint as a running job reports it. */
+export interface Checkpoint {
+  /** Position in the run's checkpoint list (checkpointSteps). */
+  readonly index: number;
+  readonly step: number;
+  /** The run's declared step count: with checkpointEvery it fixes the checkpoint layout. */
+  readonly steps: number;
+  readonly hash: Hex32;
+  /** The encoded state; hashes to `hash` at `step`. */
+  readonly state: Uint8Array;
 }
 
 export interface WorkerPool {
@@ -60,11 +83,14 @@ export interface WorkerRequest {
   readonly program: string;
   readonly input: unknown;
   readonly checkpointEvery: number;
-  readonly keepStates?: boolean;
+  /** Post every checkpoint as it is taken (for keepStates and onCheckpoint). */
+  readonly streamCheckpoints?: boolean;
+  readonly resume?: ResumePoint;
 }
 /** @internal */
 export type WorkerReply =
   | { readonly kind: "ready" }
+  | ({ readonly kind: "checkpoint"; readonly id: number } & Checkpoint)
   | { readonly kind: "result"; readonly id: number; readonly result: RunResult<unknown> }
   | {
       readonly kind: "failed";
@@ -82,6 +108,9 @@ export function defaultPoolSize(): number {
 interface Pending {
   readonly request: WorkerRequest;
   readonly timeLimitMs: number;
+  /** States of the streamed checkpoints, when the job keeps them. */
+  readonly states: Uint8Array[] | undefined;
+  readonly onCheckpoint: ((checkpoint: Checkpoint) => void) | undefined;
   readonly resolve: (result: RunResult<unknown>) => void;
   readonly reject: (error: SwitchyardError) => void;
 }
@@ -156,8 +185,15 @@ export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
       return;
     }
     if (slot.job?.request.id !== reply.id) return;
+    if (reply.kind === "checkpoint") {
+      const { kind: _, id: __, ...checkpoint } = reply;
+      slot.job.states?.push(checkpoint.state);
+      slot.job.onCheckpoint?.(checkpoint);
+      return;
+    }
     const job = settle(slot);
-    if (reply.kind === "result") job?.resolve(reply.result);
+    if (reply.kind === "result")
+      job?.resolve(job.states === undefined ? reply.result : { ...reply.result, states: job.states });
     else
       job?.reject(
         new SwitchyardError(reply.error.code, reply.error.message, { details: reply.error.details }),
@@ -218,14 +254,23 @@ export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
     run(job) {
       if (closed) return Promise.reject(new SwitchyardError("PROGRAM_FAILED", "the worker pool is closed"));
       return new Promise<RunResult<unknown>>((resolve, reject) => {
+        const stream = job.keepStates === true || job.onCheckpoint !== undefined;
         const request: WorkerRequest = {
           id: nextId++,
           program: job.program,
           input: job.input,
           checkpointEvery: job.checkpointEvery,
-          ...(job.keepStates === true ? { keepStates: true } : {}),
+          ...(stream ? { streamCheckpoints: true } : {}),
+          ...(job.resume === undefined ? {} : { resume: job.resume }),
         };
-        queue.push({ request, timeLimitMs: job.timeLimitMs ?? timeLimitMs, resolve, reject });
+        queue.push({
+          request,
+          timeLimitMs: job.timeLimitMs ?? timeLimitMs,
+          states: job.keepStates === true ? [] : undefined,
+          onCheckpoint: job.onCheckpoint,
+          resolve,
+          reject,
+        });
         pump();
       });
     },

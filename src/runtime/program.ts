@@ -47,8 +47,8 @@ export type AnyStepProgram = StepProgram<unknown, unknown, unknown>;
 export interface RunOptions {
   /** Hash the state every this many steps (and at the end). */
   readonly checkpointEvery: number;
-  /** Called with each checkpoint's step and encoded state, e.g. to keep them for spot checks. */
-  readonly onCheckpoint?: (step: number, stateBytes: Uint8Array) => void;
+  /** Called with each checkpoint's step, encoded state and hash, e.g. to keep them for spot checks. */
+  readonly onCheckpoint?: (step: number, stateBytes: Uint8Array, hash: Hex32) => void;
 }
 
 export interface RunResult<Output> {
@@ -216,8 +216,9 @@ function continueRun<I, S, O>(
     done = step;
     const current = state;
     const bytes = guarded(program.id, step, () => program.encodeState(current));
-    options.onCheckpoint?.(step, bytes);
-    checkpoints.push(hashStateBytes(program.id, step, bytes));
+    const hash = hashStateBytes(program.id, step, bytes);
+    options.onCheckpoint?.(step, bytes, hash);
+    checkpoints.push(hash);
   }
   const final = state;
   const output = guarded(program.id, steps, () => program.output(final));

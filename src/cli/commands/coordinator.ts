@@ -9,6 +9,8 @@ import pino from "pino";
 import { startCoordinator } from "../../coordinator/coordinator.ts";
 import { nodeEd25519 } from "../../protocol/ed25519.node.ts";
 import { identityFromSecret } from "../../protocol/envelope.ts";
+import { SwitchyardError } from "../../protocol/errors.ts";
+import { defaultParams, type Params } from "../../protocol/params.ts";
 import { loadIdentity, saveIdentity } from "../../store/keystore.ts";
 import { cityPoint, coordinatorEmulation, NodeLocations } from "../emulation.ts";
 import type { Output } from "../output.ts";
@@ -26,6 +28,8 @@ export interface CoordinatorCommandOptions {
   /** Emulate latency to providers from this city (local networks only). */
   readonly city?: string;
   readonly verificationWindowMs?: number;
+  /** Genesis parameters of a new log over the defaults (`--params '{"runGraceMs":2000}'`). */
+  readonly params?: Partial<Params>;
   readonly readyJson: boolean;
   readonly logLevel: string;
 }
@@ -49,9 +53,12 @@ export async function coordinator(options: CoordinatorCommandOptions, out: Outpu
     host: options.host,
     port: options.port,
     logger,
-    ...(options.verificationWindowMs === undefined
-      ? {}
-      : { params: { verificationWindowMs: options.verificationWindowMs } }),
+    params: {
+      ...options.params,
+      ...(options.verificationWindowMs === undefined
+        ? {}
+        : { verificationWindowMs: options.verificationWindowMs }),
+    },
     ...(options.city === undefined || locations === undefined
       ? {}
       : { emulation: coordinatorEmulation(cityPoint(options.city), locations) }),
@@ -93,4 +100,38 @@ export async function coordinator(options: CoordinatorCommandOptions, out: Outpu
     return 1;
   }
   return 0;
+}
+
+/**
+ * `--params` JSON: parameter names to values (amounts in micro-credits, as numbers or strings).
+ * Names and bounds are checked when the genesis is written; an unknown name is MALFORMED here.
+ *
+ * @example
+ * parseParams('{"runDeadlinePercent":100,"runGraceMs":2000}');
+ */
+export function parseParams(text: string): Partial<Params> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new SwitchyardError("MALFORMED", `--params is not JSON: ${text.slice(0, 80)}`, { cause });
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    throw new SwitchyardError("MALFORMED", '--params is a JSON object, e.g. {"runGraceMs":2000}');
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (!Object.hasOwn(defaultParams, name)) {
+      throw new SwitchyardError("MALFORMED", `--params: no parameter ${name}; see src/protocol/params.ts`);
+    }
+    const money = typeof defaultParams[name as keyof Params] === "bigint";
+    if (money && (typeof value === "number" || typeof value === "string") && /^\d+$/.test(String(value)))
+      out[name] = BigInt(value);
+    else if (!money && typeof value === "number") out[name] = value;
+    else
+      throw new SwitchyardError(
+        "MALFORMED",
+        `--params: ${name} must be ${money ? "micro-credits" : "a number"}`,
+      );
+  }
+  return out as Partial<Params>;
 }

@@ -1,7 +1,8 @@
 /**
  * Deadlines on sequencer time, evaluated at every tick. A stage that was not started or not
  * committed in time is taken from its provider (whose stake pays the requester for the delay: the
- * log itself proves the deadline passed) and placed again, or failed after `maxAttempts`. A
+ * log itself proves the deadline passed) and placed again — from the last checkpoint it reported,
+ * if any (progress.ts) — or failed after `maxAttempts`. A
  * committed stage whose verification window closed is accepted and settled.
  */
 import type { ApplyContext } from "../context.ts";
@@ -13,6 +14,7 @@ import { expireCheck, recordReputation } from "../verification/live.ts";
 import { resolveGroupIfComplete } from "../verification/replication-live.ts";
 import { transition } from "./lifecycle.ts";
 import { placePending, releasePlacement } from "./placement.ts";
+import { keepProgress } from "./progress.ts";
 import { acceptAndContinue, failStage, finishJobIfDone } from "./settle.ts";
 
 function timeOut(ctx: ApplyContext, job: Job, key: string, stage: Stage): void {
@@ -28,6 +30,8 @@ function timeOut(ctx: ApplyContext, job: Job, key: string, stage: Stage): void {
   recordReputation(ctx, provider, stage, "timeout");
   releasePlacement(ctx, stage);
   stage.timedOut.push(provider);
+  // The vanished provider's last reported checkpoint is where the next one resumes (failover).
+  keepProgress(stage, provider, ctx.time);
   delete stage.provider;
   delete stage.offerId;
   delete stage.price;

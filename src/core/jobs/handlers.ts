@@ -8,6 +8,7 @@ import { checkCommitLayout, onCommitted, waiveCheck } from "../verification/live
 import { onReplicaCommitted, resolveGroupIfComplete } from "../verification/replication-live.ts";
 import { transition } from "./lifecycle.ts";
 import { releasePlacement } from "./placement.ts";
+import { checkResumedCommit } from "./progress.ts";
 import { acceptAndContinue, finishJobIfDone } from "./settle.ts";
 
 export function findStage(state: State, jobId: JobId, name: string): { job: Job; stage: Stage } {
@@ -54,12 +55,14 @@ export function applyCommitResult(ctx: MessageContext, body: MessageBody<"commit
   requireProvider(ctx, stage);
   requireStatus(stage, "running", "commit a result for");
   checkCommitLayout(stage, body);
+  checkResumedCommit(stage, body);
   const key = stageKey(job.id, stage.spec.name);
   stage.root = body.root as Hex32;
   stage.output = body.output as string as Hex32;
   stage.steps = body.steps;
   if (body.checkpointEvery !== undefined) stage.checkpointEvery = body.checkpointEvery;
   if (body.manifest !== undefined) stage.manifest = body.manifest;
+  delete stage.progress;
   stage.deadline = ctx.time + ctx.state.params.verificationWindowMs;
   transition(ctx, key, stage, "committed");
   ctx.journal.jobs.add(job.id);

@@ -1,6 +1,7 @@
 /**
- * Settlement, exactly once per stage: pay the provider the agreed price for the declared work,
- * pay the protocol fee, and free the stage's reserve. When every stage of a job is terminal the
+ * Settlement, exactly once per stage: pay the provider the agreed price for the declared work (split
+ * by steps when a vanished provider's checkpoint was resumed), pay the protocol fee, and free the
+ * stage's reserve. When every stage of a job is terminal the
  * rest of the escrow goes back to the requester.
  */
 import type { ApplyContext } from "../context.ts";
@@ -9,6 +10,7 @@ import { balanceOf, bpsCeil, post } from "../ledger/ledger.ts";
 import { type Job, type Stage, stageKey } from "../state.ts";
 import { terminalStatuses, transition } from "./lifecycle.ts";
 import { placePending, releasePlacement } from "./placement.ts";
+import { payoutsOf } from "./progress.ts";
 
 export function stageCost(stage: Stage): bigint {
   return (stage.price ?? 0n) * BigInt(stage.spec.units) * BigInt(stage.spec.seconds);
@@ -19,7 +21,13 @@ export function settleStage(ctx: ApplyContext, job: Job, stage: Stage): void {
   transition(ctx, key, stage, "accepted");
   const cost = stageCost(stage);
   const fee = bpsCeil(cost, ctx.state.params.protocolFeeBps);
-  post(ctx.state, ctx.journal, escrow(job.id), available(stage.provider!), cost);
+  // A stage resumed after its provider vanished pays each provider for its own steps (progress.ts).
+  const payouts = payoutsOf(stage, cost);
+  if (payouts === undefined) post(ctx.state, ctx.journal, escrow(job.id), available(stage.provider!), cost);
+  else {
+    for (const p of payouts) post(ctx.state, ctx.journal, escrow(job.id), available(p.provider), p.amount);
+    stage.payouts = payouts;
+  }
   post(ctx.state, ctx.journal, escrow(job.id), treasury, fee);
   stage.paid = cost;
   stage.fee = fee;

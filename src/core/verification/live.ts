@@ -25,6 +25,7 @@ import type { MessageBody, StageSpec } from "../../protocol/messages.ts";
 import type { ApplyContext, MessageContext } from "../context.ts";
 import { transition } from "../jobs/lifecycle.ts";
 import { placePending, releasePlacement } from "../jobs/placement.ts";
+import { firstCheckableSegment } from "../jobs/progress.ts";
 import { acceptAndContinue, failStage, finishJobIfDone, stageCost } from "../jobs/settle.ts";
 import { available, escrow, staked, unbondingAccount } from "../ledger/accounts.ts";
 import { slash } from "../ledger/handlers.ts";
@@ -151,17 +152,19 @@ function decide(ctx: ApplyContext, job: Job, key: string, stage: Stage, check: C
   check.ratePpm = rate.ppm;
   check.breakEvenPpm = rate.breakEvenPpm;
   check.fee = fee;
-  const segments = segmentsOf(stage);
-  if (segments === 0) {
+  // A resumed stage is checked on the segments its finishing provider computed (jobs/progress.ts).
+  const first = firstCheckableSegment(stage);
+  const segments = segmentsOf(stage) - first;
+  if (segments <= 0) {
     finish(ctx, job, key, stage, "unchecked");
     return;
   }
   const seed = beacon(ctx.prev, `spot/${key}`);
   const decision = decideSpotCheck(seed, rate.ppm, segments);
-  check.segment = decision.segment;
+  check.segment = first + decision.segment;
   const at = checkpointSteps(stage.steps!, stage.checkpointEvery!);
-  check.fromStep = at[decision.segment]!;
-  check.toStep = at[decision.segment + 1]!;
+  check.fromStep = at[check.segment]!;
+  check.toStep = at[check.segment + 1]!;
   ctx.journal.jobs.add(job.id);
   if (!decision.checked) {
     // The challenge window set at the commitment still runs; the tick settles it.
@@ -171,7 +174,7 @@ function decide(ctx: ApplyContext, job: Job, key: string, stage: Stage, check: C
   assignVerifier(ctx, job, key, stage, check);
 }
 
-/** Nodes that may check `stage`: staked, not a party to it, not skipped, not barred from it. */
+/** Nodes that may check `stage`: staked, not a party to it, not skipped, barred or owed a share of it. */
 function eligible(state: State, stage: Stage, check: Check, parties: readonly PublicKeyHex[]): string[] {
   const out: string[] = [];
   for (const node of state.nodes.values()) {
@@ -179,6 +182,8 @@ function eligible(state: State, stage: Stage, check: Check, parties: readonly Pu
     if (parties.includes(node.id) || check.skipped.includes(node.id)) continue;
     if (state.ejected.has(node.id)) continue;
     if (stage.barred?.includes(node.id)) continue;
+    // A provider that vanished from the stage is paid for its prefix if the result is accepted.
+    if (stage.handoffs?.some((h) => h.provider === node.id)) continue;
     out.push(node.id);
   }
   return out;
