@@ -45,6 +45,8 @@ export interface NetworkDemoOptions {
   readonly killProvider?: boolean;
 }
 
+type CostTerms = NonNullable<NonNullable<JobView["stages"][number]["placement"]>["cost"]>;
+
 /** The provider `demo --cheat` turns into a cheater: the EU training stage's first choice. */
 export const cheatingProvider = "fra-gpu-1";
 
@@ -67,6 +69,11 @@ export interface NetworkDemoStage extends DemoStageCore {
   readonly emulatedRttMs?: number;
   readonly bytesIn: number;
   readonly result: string;
+  /** The chosen provider's effective cost term by term, and the runner-up's (what separated them). */
+  readonly placement?: {
+    readonly cost: CostTerms;
+    readonly runnerUp?: { readonly provider: string; readonly cost?: CostTerms };
+  };
   /** The stage's policy (none, spot) and every verification of it, oldest first. */
   readonly verification: { readonly policy: string; readonly checks: readonly DemoCheck[] };
 }
@@ -285,6 +292,21 @@ async function describeStage(
     root: s.root ?? "",
     output: s.output ?? "",
     why: placementWhy(s, nodes),
+    ...(s.placement?.cost === undefined
+      ? {}
+      : {
+          placement: {
+            cost: s.placement.cost,
+            ...(s.placement.runnerUp === undefined
+              ? {}
+              : {
+                  runnerUp: {
+                    provider: nodeName(nodes, s.placement.runnerUp.provider),
+                    ...(s.placement.runnerUp.cost === undefined ? {} : { cost: s.placement.runnerUp.cost }),
+                  },
+                }),
+          },
+        }),
     verification: {
       policy: s.verification ?? "none",
       checks: (s.checks ?? []).map((c) => ({

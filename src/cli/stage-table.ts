@@ -38,11 +38,16 @@ export function placementWhy(stage: StageView, nodes: readonly NodeView[]): stri
     const p = stage.placement;
     const risk = (ppm: number | undefined) =>
       ppm === undefined ? "" : ` (risk ${(ppm / 10_000).toFixed(1)}%)`;
+    const chosen = p.cost === undefined ? "" : ` at effective cost ${costLine(p.cost)}`;
     const runner =
       p.runnerUp === undefined
         ? "no runner-up"
-        : `runner-up ${nodeName(nodes, p.runnerUp.provider)} at ${p.runnerUp.price} µ${risk(p.runnerUp.failurePpm)}`;
-    return `cheapest of ${p.eligible} eligible after risk${risk(p.failurePpm)}; excluded: ${excluded(p.excluded) || "none"}; ${runner}`;
+        : `runner-up ${nodeName(nodes, p.runnerUp.provider)}${risk(p.runnerUp.failurePpm)}${
+            p.cost !== undefined && p.runnerUp.cost !== undefined
+              ? ` cost ${p.runnerUp.cost.total} µ: ${costGap(p.cost, p.runnerUp.cost)}`
+              : ` at ${p.runnerUp.price} µ`
+          }`;
+    return `lowest effective cost of ${p.eligible} eligible${risk(p.failurePpm)}${chosen}; excluded: ${excluded(p.excluded) || "none"}; ${runner}`;
   }
   if (stage.noMatch !== undefined)
     return `no match among ${stage.noMatch.candidates} offers: ${excluded(stage.noMatch.excluded)}`;
@@ -52,6 +57,24 @@ export function placementWhy(stage: StageView, nodes: readonly NodeView[]): stri
       : "waiting for an offer (none posted yet)";
   }
   return "";
+}
+
+type Cost = NonNullable<NonNullable<StageView["placement"]>["cost"]>;
+const terms = ["compute", "time", "delay", "risk", "verification"] as const;
+
+/** "45900 µ = compute 36000 + time 6000 + …": an effective cost with its nonzero terms. */
+export function costLine(c: Cost): string {
+  const parts = terms.filter((t) => c[t] !== 0).map((t) => `${t} ${c[t]}`);
+  return `${c.total} µ = ${parts.join(" + ") || "0"}`;
+}
+
+/** What separated the runner-up: each term where it was dearer (+) or cheaper (−). */
+export function costGap(chosen: Cost, runnerUp: Cost): string {
+  const gaps = terms
+    .map((t) => [t, runnerUp[t] - chosen[t]] as const)
+    .filter(([, d]) => d !== 0)
+    .map(([t, d]) => `${d > 0 ? "+" : "−"}${Math.abs(d)} ${t}`);
+  return gaps.join(", ") || "tied, lower offer id won";
 }
 
 export function stagesTable(job: JobView, nodes: readonly NodeView[]): string {

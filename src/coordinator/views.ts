@@ -228,6 +228,7 @@ function stageView(stage: Stage): StageView {
             eligible: stage.placement.eligible,
             excluded: { ...stage.placement.excluded },
             ...(stage.placement.failurePpm === undefined ? {} : { failurePpm: stage.placement.failurePpm }),
+            ...(stage.placement.cost === undefined ? {} : { cost: { ...stage.placement.cost } }),
             ...(stage.placement.runnerUp === undefined
               ? {}
               : {
@@ -238,6 +239,9 @@ function stageView(stage: Stage): StageView {
                     ...(stage.placement.runnerUp.failurePpm === undefined
                       ? {}
                       : { failurePpm: stage.placement.runnerUp.failurePpm }),
+                    ...(stage.placement.runnerUp.cost === undefined
+                      ? {}
+                      : { cost: { ...stage.placement.runnerUp.cost } }),
                   },
                 }),
           },

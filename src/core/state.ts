@@ -77,12 +77,25 @@ export interface PlacementExplanation {
   readonly excluded: Readonly<Record<string, number>>;
   /** The chosen provider's failure probability (reputation), ppm: its risk premium is price × this. */
   readonly failurePpm?: number;
+  /** The chosen provider's effective cost, term by term (routing/effective-cost.ts), micro-credits. */
+  readonly cost?: CostBreakdown;
   readonly runnerUp?: {
     readonly offerId: OfferId;
     readonly provider: PublicKeyHex;
     readonly price: bigint;
     readonly failurePpm?: number;
+    readonly cost?: CostBreakdown;
   };
+}
+
+/** An effective cost, term by term: what the matcher ranks offers by. */
+export interface CostBreakdown {
+  readonly compute: number;
+  readonly time: number;
+  readonly delay: number;
+  readonly risk: number;
+  readonly verification: number;
+  readonly total: number;
 }
 
 export interface Stage {
@@ -217,6 +230,8 @@ export interface Job {
   readonly id: JobId;
   readonly requester: PublicKeyHex;
   readonly budget: bigint;
+  /** Micro-credits per second of waiting (submitJob), priced by the matcher; 0 if not given. */
+  readonly valueOfTimePerSecond?: number;
   readonly submittedAt: number;
   readonly stages: Map<string, Stage>;
   status: "open" | "finished";

@@ -179,6 +179,16 @@ const progressViewSchema = z.strictObject({
   at: z.number().int(),
 });
 
+/** An effective cost term by term (core/routing/effective-cost.ts): what the matcher ranks by. */
+export const costBreakdownSchema = z.strictObject({
+  compute: z.number().int(),
+  time: z.number().int(),
+  delay: z.number().int(),
+  risk: z.number().int(),
+  verification: z.number().int(),
+  total: z.number().int(),
+});
+
 export const stageViewSchema = z.strictObject({
   name: z.string(),
   program: z.string(),
@@ -207,8 +217,16 @@ export const stageViewSchema = z.strictObject({
       excluded: z.record(z.string(), z.number().int()),
       /** The chosen provider's failure probability from reputation (ppm): its risk premium. */
       failurePpm: z.number().int().optional(),
+      /** The chosen provider's effective cost, term by term (micro-credits). */
+      cost: costBreakdownSchema.optional(),
       runnerUp: z
-        .strictObject({ offerId: hex, provider: hex, price: amount, failurePpm: z.number().int().optional() })
+        .strictObject({
+          offerId: hex,
+          provider: hex,
+          price: amount,
+          failurePpm: z.number().int().optional(),
+          cost: costBreakdownSchema.optional(),
+        })
         .optional(),
     })
     .optional(),

@@ -147,6 +147,13 @@ export const submitJobSchema = z.strictObject({
   stages: z.array(stageSpecSchema).min(1).max(64),
   /** Locked in escrow in full when the job is accepted; the unused part is refunded. */
   budget: positiveMicroSchema,
+  /**
+   * What a second of waiting is worth to the requester, in micro-credits: the matcher adds it for
+   * the run time and for every millisecond of delay (data transfer, loop round trips) a provider
+   * implies, so a nearer provider can win at a higher price (docs/routing.md). Default 0: price,
+   * risk and verification only.
+   */
+  valueOfTimePerSecond: z.number().int().min(0).max(1_000_000_000).optional(),
 });
 
 /**

@@ -140,6 +140,7 @@ export function applySubmitJob(ctx: MessageContext, body: MessageBody<"submitJob
     id,
     requester: ctx.signer,
     budget: body.budget,
+    ...(body.valueOfTimePerSecond === undefined ? {} : { valueOfTimePerSecond: body.valueOfTimePerSecond }),
     submittedAt: ctx.time,
     stages,
     status: "open",

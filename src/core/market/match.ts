@@ -3,11 +3,23 @@
  * replica picks the same offer. Every "no match" explains itself: how many candidates each
  * constraint excluded, and a sample of which offer failed which check.
  */
-import { type GeoPoint, predictRttMs } from "../../protocol/geo.ts";
+import type { GeoPoint } from "../../protocol/geo.ts";
 import { staked } from "../ledger/accounts.ts";
 import { balanceOf } from "../ledger/ledger.ts";
-import { emptyReputation, failurePpm, reputationKey } from "../reputation/reputation.ts";
-import type { Job, NoMatchExplanation, Offer, PlacementExplanation, Stage, State } from "../state.ts";
+import { emptyReputation, failurePpm, reputationKey, riskPpm } from "../reputation/reputation.ts";
+import { effectiveCost } from "../routing/effective-cost.ts";
+import { predictRtt, type RttEndpoint } from "../routing/node-rtt.ts";
+import type {
+  CostBreakdown,
+  Job,
+  NodeRecord,
+  NoMatchExplanation,
+  Offer,
+  PlacementExplanation,
+  Stage,
+  State,
+} from "../state.ts";
+import { spotCheckRate } from "../verification/policy.ts";
 import { groupProviders } from "../verification/replication-group.ts";
 
 /** Exclusion reasons, in the order they are checked. */
@@ -36,14 +48,19 @@ const sampleSize = 16;
  * already-placed stage.
  */
 export interface ProximityBounds {
-  readonly latency?: { readonly point: GeoPoint; readonly maxRttMs: number };
-  readonly loop?: { readonly point: GeoPoint; readonly maxRttMs: number };
+  readonly latency?: { readonly point: RttEndpoint; readonly maxRttMs: number };
+  readonly loop?: { readonly point: RttEndpoint; readonly maxRttMs: number };
 }
 
-function nodePointOf(state: State, job: Job, stageName: string): GeoPoint | null {
+/** A node as an RTT endpoint: its place, and its live network coordinate once it reported one. */
+export function rttEndpointOf(node: NodeRecord): RttEndpoint {
+  return { latE6: node.latE6, lonE6: node.lonE6, coordinate: node.coordinate };
+}
+
+function nodePointOf(state: State, job: Job, stageName: string): RttEndpoint | null {
   const provider = job.stages.get(stageName)?.provider;
   const node = provider === undefined ? undefined : state.nodes.get(provider);
-  return node === undefined ? null : { latE6: node.latE6, lonE6: node.lonE6 };
+  return node === undefined ? null : rttEndpointOf(node);
 }
 
 /** Resolve a stage's latency and loop bounds, or null if a stage they refer to is not placed yet. */
@@ -85,10 +102,15 @@ function exclusion(
   }
   if (spec.cities !== undefined && !spec.cities.includes(node.city)) return "city";
   if (spec.minThroughput !== undefined && node.throughput < spec.minThroughput) return "throughput";
-  if (bounds.latency !== undefined && predictRttMs(node, bounds.latency.point) > bounds.latency.maxRttMs) {
+  // Between two nodes the live coordinates predict the RTT (geography until both reported one).
+  const here = rttEndpointOf(node);
+  if (
+    bounds.latency !== undefined &&
+    predictRtt(here, bounds.latency.point).rttMs > bounds.latency.maxRttMs
+  ) {
     return "latency";
   }
-  if (bounds.loop !== undefined && predictRttMs(node, bounds.loop.point) > bounds.loop.maxRttMs) {
+  if (bounds.loop !== undefined && predictRtt(here, bounds.loop.point).rttMs > bounds.loop.maxRttMs) {
     return "loop-latency";
   }
   if (offer.pricePerUnitSecond > spec.maxPricePerUnitSecond) return "price";
@@ -102,18 +124,87 @@ export type MatchResult =
   | { readonly ok: false; readonly explanation: NoMatchExplanation };
 
 /**
- * What an offer costs once its risk is priced: price × (1 + P(failure)), P from the provider's
- * reputation for the stage's program (reputation.ts failurePpm) — the expected cost of redoing the
- * work. In ppm-scaled micro-credits, so it compares exactly.
+ * What an offer would cost the requester, term by term (routing/effective-cost.ts, DESIGN.md §4):
+ * price × duration, the requester's value of time for the run and for the delay this provider
+ * implies (one round trip per input from the provider that produced it, and the loop's round trips
+ * to its partner, with RTTs from live network coordinates or geography), the risk premium from
+ * reputation (P(failure) × the cost of redoing the work) and the expected verifier fee.
  */
-function riskedPrice(state: State, offer: Offer, stage: Stage): { value: bigint; failurePpm: number } {
-  const record = state.reputation.get(reputationKey(offer.provider, stage.spec.program)) ?? emptyReputation;
+function offerCost(
+  state: State,
+  job: Job,
+  stage: Stage,
+  offer: Offer,
+): { value: number; failurePpm: number; cost: CostBreakdown } {
+  const spec = stage.spec;
+  const node = state.nodes.get(offer.provider)!;
+  const here = rttEndpointOf(node);
+  const record = state.reputation.get(reputationKey(offer.provider, spec.program)) ?? emptyReputation;
   const failure = failurePpm(record);
-  return { value: offer.pricePerUnitSecond * BigInt(1_000_000 + failure), failurePpm: failure };
+  let transfer = 0;
+  for (const dep of spec.after) {
+    const from = job.stages.get(dep)?.provider;
+    const producer = from === undefined ? undefined : state.nodes.get(from);
+    if (producer !== undefined && producer.id !== node.id)
+      transfer += predictRtt(rttEndpointOf(producer), here).rttMs;
+  }
+  let loop = 0;
+  if (spec.loop !== undefined) {
+    const partner = nodePointOf(state, job, spec.loop.with);
+    if (partner !== null) loop = spec.loop.iterations * predictRtt(here, partner).rttMs;
+  }
+  let verificationBps = 0;
+  if (spec.verification === "spot") {
+    const p = state.params;
+    const payment = offer.pricePerUnitSecond * BigInt(spec.units) * BigInt(spec.seconds);
+    const rate = spotCheckRate(
+      {
+        paymentMicro: payment,
+        stakeMicro: balanceOf(state, staked(offer.provider)),
+        slashBps: p.fraudSlashBps,
+        cheatGainMicro: payment,
+        verifierFeeMicro: (payment * BigInt(p.verifierFeeBps)) / 10_000n,
+        riskPpm: riskPpm(record),
+      },
+      { floorPpm: p.spotFloorPpm, marginPpm: p.spotMarginPpm, newcomerPpm: p.spotNewcomerPpm },
+    );
+    verificationBps = Math.floor((rate.ppm * p.verifierFeeBps) / 1_000_000);
+  }
+  const price = offer.pricePerUnitSecond;
+  if (price > BigInt(Number.MAX_SAFE_INTEGER)) {
+    // Beyond any real price: rank it last rather than lose precision.
+    const last = Number.MAX_SAFE_INTEGER;
+    return {
+      value: last,
+      failurePpm: failure,
+      cost: { compute: last, time: 0, delay: 0, risk: 0, verification: 0, total: last },
+    };
+  }
+  try {
+    const cost = effectiveCost({
+      pricePerUnitSecond: Number(price),
+      units: spec.units,
+      durationMs: spec.seconds * 1000,
+      valueOfTimePerSecond: job.valueOfTimePerSecond ?? 0,
+      queueMs: 0,
+      transferMs: transfer,
+      loopMs: loop,
+      failureBps: Math.floor(failure / 100),
+      verificationBps,
+    });
+    return { value: cost.total, failurePpm: failure, cost };
+  } catch {
+    const last = Number.MAX_SAFE_INTEGER;
+    return {
+      value: last,
+      failurePpm: failure,
+      cost: { compute: last, time: 0, delay: 0, risk: 0, verification: 0, total: last },
+    };
+  }
 }
 
-/** True when `a` is preferred to `b`: a lower risk-priced cost, ties to the lower offer id. */
-function cheaper(a: { value: bigint; id: string }, b: { value: bigint; id: string }): boolean {
+/** True when `a` is preferred to `b`: a lower effective cost, ties to the lower offer id. */
+function cheaper(a: { value: number; id: string }, b: { value: number; id: string }): boolean {
   return a.value < b.value || (a.value === b.value && a.id < b.id);
 }
 
@@ -126,7 +217,7 @@ export function findOffer(state: State, job: Job, stage: Stage, bounds: Proximit
   const requester = job.requester;
   // Replicas of one stage run on distinct providers, or the quorum would count one machine twice.
   const replicaProviders = groupProviders(job, stage);
-  type Ranked = { offer: Offer; id: string; value: bigint; failurePpm: number };
+  type Ranked = { offer: Offer; id: string; value: number; failurePpm: number; cost: CostBreakdown };
   let best: Ranked | null = null;
   let second: Ranked | null = null;
   let eligible = 0;
@@ -142,7 +233,7 @@ export function findOffer(state: State, job: Job, stage: Stage, bounds: Proximit
       continue;
     }
     eligible++;
-    const ranked = { offer, id: offer.id, ...riskedPrice(state, offer, stage) };
+    const ranked = { offer, id: offer.id, ...offerCost(state, job, stage, offer) };
     if (best === null || cheaper(ranked, best)) {
       second = best;
       best = ranked;
@@ -160,11 +251,19 @@ export function findOffer(state: State, job: Job, stage: Stage, bounds: Proximit
             provider: second.offer.provider,
             price: second.offer.pricePerUnitSecond,
             failurePpm: second.failurePpm,
+            cost: second.cost,
           },
         };
   return {
     ok: true,
     offer: best.offer,
-    explanation: { candidates, eligible, excluded, failurePpm: best.failurePpm, ...runnerUp },
+    explanation: {
+      candidates,
+      eligible,
+      excluded,
+      failurePpm: best.failurePpm,
+      cost: best.cost,
+      ...runnerUp,
+    },
   };
 }
