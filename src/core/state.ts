@@ -11,6 +11,7 @@ import type { Params } from "../protocol/params.ts";
 import { defaultParams } from "../protocol/params.ts";
 import type { Handoff, Payout, Progress } from "./jobs/progress.ts";
 import type { ReputationRecord } from "./reputation/reputation.ts";
+import type { EffectiveCost } from "./routing/effective-cost.ts";
 import type { DisputeState } from "./verification/dispute.ts";
 
 export interface NodeRecord {
@@ -88,15 +89,8 @@ export interface PlacementExplanation {
   };
 }
 
-/** An effective cost, term by term: what the matcher ranks offers by. */
-export interface CostBreakdown {
-  readonly compute: number;
-  readonly time: number;
-  readonly delay: number;
-  readonly risk: number;
-  readonly verification: number;
-  readonly total: number;
-}
+/** An effective cost, term by term (routing/effective-cost.ts): what the matcher ranks offers by. */
+export type CostBreakdown = EffectiveCost;
 
 export interface Stage {
   readonly spec: StageSpec;

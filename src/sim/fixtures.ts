@@ -3,7 +3,8 @@
  * (coordinates in micro-degrees) with the resource classes the seed pipeline needs.
  */
 import type { Identity } from "../protocol/envelope.ts";
-import type { MessageBody } from "../protocol/messages.ts";
+import type { JobId } from "../protocol/ids.ts";
+import type { MessageBody, StageSpec } from "../protocol/messages.ts";
 import { type LocalNetwork, simIdentity } from "./local-network.ts";
 
 export interface SimProvider {
@@ -79,4 +80,33 @@ export function must<T extends { ok: boolean }>(outcome: T): T & { ok: true } {
     throw error;
   }
   return outcome as T & { ok: true };
+}
+
+/** A one-unit, 60-second `mlp-train` stage named "train" at up to 1,000 µ/s; override any field. */
+export function trainStage(overrides: Partial<StageSpec> = {}): StageSpec {
+  return {
+    name: "train",
+    program: "mlp-train",
+    params: {},
+    resourceClass: "gpu",
+    units: 1,
+    seconds: 60,
+    maxPricePerUnitSecond: 1_000n,
+    after: [],
+    inputs: [],
+    verification: "none",
+    ...overrides,
+  };
+}
+
+/** Submits a job as `requester` (must be accepted) and returns the id of the job it created. */
+export function submitJobOf(
+  net: LocalNetwork,
+  requester: Identity,
+  stages: readonly StageSpec[],
+  budget = 10_000_000n,
+): JobId {
+  const before = new Set(net.state.jobs.keys());
+  must(net.send(requester, "submitJob", { budget, stages: [...stages] }));
+  return [...net.state.jobs.keys()].find((k) => !before.has(k))!;
 }

@@ -11,7 +11,15 @@ import { taggedHash } from "../../protocol/hash.ts";
 import type { Cid, Hex32, JobId, PublicKeyHex } from "../../protocol/ids.ts";
 import type { StageSpec } from "../../protocol/messages.ts";
 import type { Params } from "../../protocol/params.ts";
-import { city, must, onboardProviders, type SimProvider, worldProviders } from "../../sim/fixtures.ts";
+import {
+  city,
+  must,
+  onboardProviders,
+  type SimProvider,
+  submitJobOf,
+  trainStage,
+  worldProviders,
+} from "../../sim/fixtures.ts";
 import { LocalNetwork, simIdentity } from "../../sim/local-network.ts";
 import { stateHash } from "../codec.ts";
 import { checkAllInvariants } from "../invariants.ts";
@@ -38,28 +46,7 @@ function network(params: Partial<Params> = {}) {
 }
 
 function submitTrain(net: LocalNetwork, verification: StageSpec["verification"] = "none"): JobId {
-  const before = new Set(net.state.jobs.keys());
-  must(
-    net.send(requester, "submitJob", {
-      budget: 10_000_000n,
-      stages: [
-        {
-          name: "train",
-          program: "mlp-train",
-          params: {},
-          resourceClass: "gpu",
-          units: 1,
-          seconds: 60,
-          maxPricePerUnitSecond: 1_000n,
-          after: [],
-          inputs: [],
-          jurisdictions: ["EU"],
-          verification,
-        },
-      ],
-    }),
-  );
-  return [...net.state.jobs.keys()].find((k) => !before.has(k))!;
+  return submitJobOf(net, requester, [trainStage({ jurisdictions: ["EU"], verification })]);
 }
 
 const stageOf = (net: LocalNetwork, job: JobId): Stage => net.state.jobs.get(job)!.stages.get("train")!;

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { JobId } from "../../protocol/ids.ts";
-import { city, must, onboardProviders } from "../../sim/fixtures.ts";
+import { city, must, onboardProviders, submitJobOf, trainStage } from "../../sim/fixtures.ts";
 import { LocalNetwork, simIdentity } from "../../sim/local-network.ts";
 import { emptyReputation, failurePpm, recordOutcome, reputationKey } from "../reputation/reputation.ts";
 
@@ -11,27 +11,7 @@ const cheap = city("cheap-gpu", "Frankfurt", "DE", ["EU"], 50.1109, 8.6821, "gpu
 const dear = city("dear-gpu", "Paris", "FR", ["EU"], 48.8566, 2.3522, "gpu", 4, 40_000, 620n);
 
 function submit(net: LocalNetwork): JobId {
-  const before = new Set(net.state.jobs.keys());
-  must(
-    net.send(requester, "submitJob", {
-      budget: 10_000_000n,
-      stages: [
-        {
-          name: "train",
-          program: "mlp-train",
-          params: {},
-          resourceClass: "gpu",
-          units: 1,
-          seconds: 60,
-          maxPricePerUnitSecond: 1_000n,
-          after: [],
-          inputs: [],
-          verification: "none",
-        },
-      ],
-    }),
-  );
-  return [...net.state.jobs.keys()].find((k) => !before.has(k))!;
+  return submitJobOf(net, requester, [trainStage()]);
 }
 
 function network() {

@@ -12,7 +12,15 @@ import { checkpointSteps } from "../../protocol/checkpoints.ts";
 import { taggedHash } from "../../protocol/hash.ts";
 import type { Hex32, JobId, PublicKeyHex } from "../../protocol/ids.ts";
 import { merkleProof, merkleRoot } from "../../protocol/merkle.ts";
-import { city, must, onboardProviders, type SimProvider, worldProviders } from "../../sim/fixtures.ts";
+import {
+  city,
+  must,
+  onboardProviders,
+  type SimProvider,
+  submitJobOf,
+  trainStage,
+  worldProviders,
+} from "../../sim/fixtures.ts";
 import { LocalNetwork, simIdentity } from "../../sim/local-network.ts";
 import { stateHash } from "../codec.ts";
 import { checkAllInvariants } from "../invariants.ts";
@@ -39,28 +47,7 @@ function network() {
 }
 
 function submitSpot(net: LocalNetwork): JobId {
-  const before = new Set(net.state.jobs.keys());
-  must(
-    net.send(requester, "submitJob", {
-      budget: 10_000_000n,
-      stages: [
-        {
-          name: "train",
-          program: "mlp-train",
-          params: {},
-          resourceClass: "gpu",
-          units: 1,
-          seconds: 60,
-          maxPricePerUnitSecond: 1_000n,
-          after: [],
-          inputs: [],
-          jurisdictions: ["EU"],
-          verification: "spot",
-        },
-      ],
-    }),
-  );
-  return [...net.state.jobs.keys()].find((k) => !before.has(k))!;
+  return submitJobOf(net, requester, [trainStage({ jurisdictions: ["EU"], verification: "spot" })]);
 }
 
 /** The true state hash after `step` steps, on the path through `from` at `fromStep`. */

@@ -189,43 +189,49 @@ function eligible(state: State, stage: Stage, check: Check, parties: readonly Pu
   return out;
 }
 
+/**
+ * Draws one node to act on `stage` from the beacon of this event, among the eligible nodes that are
+ * not `parties`; undefined when nobody is left.
+ */
+function drawNode(
+  ctx: ApplyContext,
+  key: string,
+  stage: Stage,
+  check: Check,
+  role: "verifier" | "referee",
+  parties: readonly PublicKeyHex[],
+): PublicKeyHex | undefined {
+  const candidates = eligible(ctx.state, stage, check, parties);
+  if (candidates.length === 0) return undefined;
+  const seed = beacon(ctx.prev, `${role}/${key}/${check.skipped.length}`);
+  return selectVerifiers(seed, candidates, stage.provider!, 1)[0] as PublicKeyHex;
+}
+
 function assignVerifier(ctx: ApplyContext, job: Job, key: string, stage: Stage, check: Check): void {
-  const candidates = eligible(ctx.state, stage, check, [stage.provider!]);
-  if (candidates.length === 0) {
+  const verifier = drawNode(ctx, key, stage, check, "verifier", [stage.provider!]);
+  if (verifier === undefined) {
     finish(ctx, job, key, stage, "no-verifier");
     return;
   }
-  const [verifier] = selectVerifiers(
-    beacon(ctx.prev, `verifier/${key}/${check.skipped.length}`),
-    candidates,
-    stage.provider!,
-    1,
-  );
-  check.verifier = verifier as PublicKeyHex;
+  check.verifier = verifier;
   check.phase = "verifying";
   delete check.commitment;
   stage.deadline = ctx.time + ctx.state.params.verdictWindowMs;
-  ctx.effects.push({ type: "verify", jobId: job.id, stage: stage.spec.name, verifier: check.verifier });
+  ctx.effects.push({ type: "verify", jobId: job.id, stage: stage.spec.name, verifier });
 }
 
 function assignReferee(ctx: ApplyContext, job: Job, key: string, stage: Stage, check: Check): void {
-  const candidates = eligible(ctx.state, stage, check, [stage.provider!, check.verifier!]);
-  // (a canary dispute's sides are the same two nodes: the approving verifier and the provider)
-  if (candidates.length === 0) {
+  // A canary dispute's sides are the same two nodes: the approving verifier and the provider.
+  const referee = drawNode(ctx, key, stage, check, "referee", [stage.provider!, check.verifier!]);
+  if (referee === undefined) {
     // Nobody left to execute the step: no fault is proven, so nobody is slashed; run it again.
     finish(ctx, job, key, stage, "no-referee");
     return;
   }
-  const [referee] = selectVerifiers(
-    beacon(ctx.prev, `referee/${key}/${check.skipped.length}`),
-    candidates,
-    stage.provider!,
-    1,
-  );
-  check.referee = referee as PublicKeyHex;
+  check.referee = referee;
   check.phase = "refereeing";
   stage.deadline = ctx.time + ctx.state.params.disputeRoundMs;
-  ctx.effects.push({ type: "referee", jobId: job.id, stage: stage.spec.name, referee: check.referee });
+  ctx.effects.push({ type: "referee", jobId: job.id, stage: stage.spec.name, referee });
 }
 
 function findCheck(state: State, body: { jobId: string; stage: string }) {
