@@ -45,6 +45,7 @@ import {
   answerDispute,
   type DisputeOutcome,
   type DisputeParty,
+  type DisputeState,
   disputeQuery,
   expireDispute,
   openDispute,
@@ -290,35 +291,68 @@ export function applyRevealVerdict(ctx: MessageContext, body: MessageBody<"revea
     return;
   }
   // A mismatch must bind the provider to the two checkpoints it disputes.
-  const segment = check.segment!;
-  const leaves = segmentsOf(stage) + 2; // checkpoints 0…m, then the output hash
   const { agreed, claimed } = body;
-  if (
-    agreed === undefined ||
-    claimed === undefined ||
-    !verifyMerkleProof(stage.root!, agreed.hash as Hex32, segment, agreed.proof as Hex32[], leaves) ||
-    !verifyMerkleProof(stage.root!, claimed.hash as Hex32, segment + 1, claimed.proof as Hex32[], leaves)
-  ) {
+  if (!provesSegment(stage, check, agreed, claimed)) {
     throw new SwitchyardError(
       "MALFORMED",
-      `a mismatch must prove the provider's checkpoints ${segment} and ${segment + 1} against its root`,
+      `a mismatch must prove the provider's checkpoints ${check.segment} and ${check.segment! + 1} against its root`,
     );
   }
-  if (claimed.hash === body.computed)
+  if (claimed!.hash === body.computed)
     throw new SwitchyardError("MALFORMED", "a mismatch cannot agree with the claimed checkpoint");
-  const dispute = openDispute({
+  const dispute = segmentDispute(ctx, check, agreed!.hash, claimed!.hash, body.computed);
+  check.computed = body.computed as Hex32;
+  if (body.state !== undefined)
+    check.sources.push({ step: check.fromStep!, cid: body.state as Cid, holder: ctx.signer });
+  startDispute(ctx, job, key, stage, check, dispute);
+}
+
+/** Both disputed checkpoints of the checked segment, proven against the committed root. */
+function provesSegment(
+  stage: Stage,
+  check: Check,
+  agreed: { hash: string; proof: string[] } | undefined,
+  claimed: { hash: string; proof: string[] } | undefined,
+): boolean {
+  const segment = check.segment!;
+  const leaves = segmentsOf(stage) + 2; // checkpoints 0…m, then the output hash
+  return (
+    agreed !== undefined &&
+    claimed !== undefined &&
+    verifyMerkleProof(stage.root!, agreed.hash as Hex32, segment, agreed.proof as Hex32[], leaves) &&
+    verifyMerkleProof(stage.root!, claimed.hash as Hex32, segment + 1, claimed.proof as Hex32[], leaves)
+  );
+}
+
+/** The bisection over the checked segment's steps (pure: throws before anything is written). */
+function segmentDispute(
+  ctx: ApplyContext,
+  check: Check,
+  agreed: string,
+  provider: string,
+  challenger: string,
+) {
+  return openDispute({
     checkpointSteps: [check.fromStep!, check.toStep!],
     agreedIndex: 0,
-    agreedHash: agreed.hash as Hex32,
+    agreedHash: agreed as Hex32,
     disputedIndex: 1,
-    claims: { provider: claimed.hash as Hex32, challenger: body.computed as Hex32 },
+    claims: { provider: provider as Hex32, challenger: challenger as Hex32 },
     time: ctx.time,
     roundTimeoutMs: ctx.state.params.disputeRoundMs,
   });
-  check.computed = body.computed as Hex32;
+}
+
+/** Starts `dispute`: asks the first round, or the referee if one step is already left. */
+function startDispute(
+  ctx: ApplyContext,
+  job: Job,
+  key: string,
+  stage: Stage,
+  check: Check,
+  dispute: DisputeState,
+) {
   check.dispute = dispute;
-  if (body.state !== undefined)
-    check.sources.push({ step: check.fromStep!, cid: body.state as Cid, holder: ctx.signer });
   ctx.journal.jobs.add(job.id);
   if (dispute.phase === "referee") {
     assignReferee(ctx, job, key, stage, check);
@@ -680,52 +714,23 @@ export function applyRevealCanary(ctx: MessageContext, body: MessageBody<"reveal
       `reveal a canary after the verdict, not while ${check.phase}`,
     );
   }
-  const segment = check.segment!;
-  const leaves = segmentsOf(stage) + 2;
   const { agreed, claimed, trueHash } = body;
   if (
     trueHash === undefined ||
-    agreed === undefined ||
     claimed === undefined ||
     claimed.hash !== check.computed ||
     trueHash === claimed.hash ||
-    !verifyMerkleProof(stage.root!, agreed.hash as Hex32, segment, agreed.proof as Hex32[], leaves) ||
-    !verifyMerkleProof(stage.root!, claimed.hash as Hex32, segment + 1, claimed.proof as Hex32[], leaves)
+    !provesSegment(stage, check, agreed, claimed)
   ) {
     throw new SwitchyardError(
       "MALFORMED",
       "a canary the verifier approved must give the true hash and prove the approved checkpoints",
-      {
-        details: {
-          segment,
-          leaves,
-          approved: check.computed ?? null,
-          claimed: claimed?.hash ?? null,
-          trueHash: trueHash ?? null,
-        },
-      },
     );
   }
-  const dispute = openDispute({
-    checkpointSteps: [check.fromStep!, check.toStep!],
-    agreedIndex: 0,
-    agreedHash: agreed.hash as Hex32,
-    disputedIndex: 1,
-    claims: { provider: claimed.hash as Hex32, challenger: trueHash as Hex32 },
-    time: ctx.time,
-    roundTimeoutMs: ctx.state.params.disputeRoundMs,
-  });
+  const dispute = segmentDispute(ctx, check, agreed!.hash, claimed.hash, trueHash);
   ctx.state.canaryCommitments.delete(commitment);
   check.canary = { defender: check.verifier!, challenger: ctx.signer };
-  check.dispute = dispute;
-  ctx.journal.jobs.add(job.id);
-  if (dispute.phase === "referee") {
-    assignReferee(ctx, job, key, stage, check);
-    return;
-  }
-  check.phase = "disputing";
-  stage.deadline = dispute.deadline;
-  ctx.effects.push({ type: "disputeRound", jobId: job.id, stage: stage.spec.name, step: queryStep(check) });
+  startDispute(ctx, job, key, stage, check, dispute);
 }
 
 function resolveCanaryDispute(
