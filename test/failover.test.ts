@@ -25,7 +25,7 @@ test("a pipeline whose provider is killed mid-stage still completes: resumed fro
     const run = spawnSync(
       process.execPath,
       ["--import", "tsx", "src/cli/main.ts", "demo", "--kill-provider", "--json", "--data-dir", dataDir],
-      { cwd: root, encoding: "utf8", timeout: 240_000 },
+      { cwd: root, encoding: "utf8", timeout: 285_000 },
     );
     assert.equal(run.status, 0, `demo --kill-provider exited ${run.status}: ${run.stderr.slice(-2000)}`);
     const report = JSON.parse(run.stdout);
