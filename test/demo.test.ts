@@ -17,7 +17,7 @@ test("npm start's demo runs the seed pipeline on a real local network, settles i
       {
         cwd: root,
         encoding: "utf8",
-        timeout: 240_000,
+        timeout: 285_000,
       },
     );
     assert.equal(run.status, 0, `demo exited ${run.status}: ${run.stderr.slice(-2000)}`);
@@ -65,7 +65,7 @@ test("demo --cheat: the cheating provider is caught, slashed and unpaid, and its
     const run = spawnSync(
       process.execPath,
       ["--import", "tsx", "src/cli/main.ts", "demo", "--cheat", "--json", "--data-dir", dataDir],
-      { cwd: root, encoding: "utf8", timeout: 240_000 },
+      { cwd: root, encoding: "utf8", timeout: 285_000 },
     );
     assert.equal(run.status, 0, `demo --cheat exited ${run.status}: ${run.stderr.slice(-2000)}`);
     const report = JSON.parse(run.stdout);
@@ -105,7 +105,7 @@ test("the in-process demo settles every stage of the seed pipeline and its store
       {
         cwd: root,
         encoding: "utf8",
-        timeout: 240_000,
+        timeout: 285_000,
       },
     );
     assert.equal(run.status, 0, `demo exited ${run.status}: ${run.stderr}`);
