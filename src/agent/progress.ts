@@ -139,7 +139,7 @@ export function progressReporter(ctx: ProviderContext, options: ProgressReporter
 }
 
 /** PUT the state into the coordinator's blob cache, so it outlives this agent. */
-async function mirror(ctx: ProviderContext, cid: string, bytes: Uint8Array): Promise<void> {
+export async function mirror(ctx: ProviderContext, cid: string, bytes: Uint8Array): Promise<void> {
   const url = ctx.client.url + apiPaths.blob.replace(":cid", cid);
   let response: Response;
   try {

@@ -156,7 +156,7 @@ export type ProviderEvent =
       readonly type: "verified";
       readonly jobId: string;
       readonly stage: string;
-      readonly verdict: "match" | "mismatch";
+      readonly verdict: "match" | "mismatch" | "withheld";
       readonly segment: number;
     }
   /** A dispute round was answered (as the provider of the result, or as its challenger). */

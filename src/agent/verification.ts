@@ -27,6 +27,7 @@ import { getProgram, programs } from "../runtime/programs/registry.ts";
 import { getTasks, signAndSubmit } from "../sdk/index.ts";
 import { cheatStep } from "./adversary.ts";
 import { fetchBlob } from "./blob-fetch.ts";
+import { mirror } from "./progress.ts";
 import type { ProviderContext } from "./provider-context.ts";
 import { reportError } from "./provider-context.ts";
 import { fetchInputs } from "./stage-work.ts";
@@ -101,6 +102,7 @@ function taskId(t: Task): string {
   const base = `${t.kind}/${t.jobId}/${t.stage}/${t.root}/${t.segment}`;
   if (t.kind === "dispute") return `${base}/${t.role}/${t.round}/${t.step}`;
   if (t.kind === "referee") return `${base}/${t.step}`;
+  if (t.kind === "verify" && t.revealed !== undefined) return `${base}/revealed`;
   return base;
 }
 
@@ -120,6 +122,9 @@ async function work(
       return;
     case "referee":
       await referee(ctx, task);
+      return;
+    case "reveal":
+      await revealCheckedState(ctx, task);
       return;
     default: {
       const never: never = task;
@@ -182,25 +187,57 @@ async function segmentStart(ctx: ProviderContext, task: Task, m: Manifest, progr
   return bytes;
 }
 
-async function verify(ctx: ProviderContext, task: Task, traces: Map<string, Trace>): Promise<void> {
-  const { program, input } = await programInput(ctx, task);
-  const m = await manifestOf(ctx, task);
-  const startBytes = await segmentStart(ctx, task, m, program);
-  const fromCid = await ctx.blobs.put(startBytes);
-  const trace: Trace = {
-    hashes: new Map([[task.fromStep, m.checkpoints[task.segment]!]]),
-    cids: new Map([[task.fromStep, fromCid]]),
-  };
-  let state = program.decodeState(startBytes, input);
-  for (let s = task.fromStep + 1; s <= task.toStep; s++) {
-    state = program.step(state);
-    const bytes = program.encodeState(state);
-    trace.hashes.set(s, hashStateBytes(program.id, s, bytes));
-    trace.cids.set(s, await ctx.blobs.put(bytes));
+type Leaf = { hash: Hex32; proof: Hex32[] };
+
+/**
+ * What a check starts from: the segment's start state and its two committed checkpoints, proven.
+ * From the provider's manifest and state, or — after a `withheld` verdict — from what the provider
+ * revealed into the coordinator's blob cache. Null when the provider does not serve them.
+ */
+async function checkInputs(
+  ctx: ProviderContext,
+  task: Extract<Task, { kind: "verify" }>,
+  program: AnyStepProgram,
+): Promise<{ startBytes: Uint8Array; agreed: Leaf; claimed: Leaf } | null> {
+  if (task.revealed !== undefined) {
+    const bytes = await blob(ctx, task.revealed.state, [`${ctx.client.url}/v1`]);
+    if (hashStateBytes(program.id, task.fromStep, bytes) !== task.revealed.agreed.hash) {
+      throw new SwitchyardError(
+        "STATE_HASH_MISMATCH",
+        `the revealed state of ${task.stage} is not the committed one`,
+      );
+    }
+    return {
+      startBytes: bytes,
+      agreed: task.revealed.agreed as Leaf,
+      claimed: task.revealed.claimed as Leaf,
+    };
   }
-  traces.set(`${task.jobId}/${task.stage}`, trace);
-  const computed = trace.hashes.get(task.toStep)!;
-  const verdict = computed === m.checkpoints[task.segment + 1] ? "match" : "mismatch";
+  try {
+    const m = await manifestOf(ctx, task);
+    const startBytes = await segmentStart(ctx, task, m, program);
+    const leaves = [...m.checkpoints, m.outputHash];
+    return {
+      startBytes,
+      agreed: { hash: leaves[task.segment]!, proof: [...merkleProof(leaves, task.segment)] },
+      claimed: { hash: leaves[task.segment + 1]!, proof: [...merkleProof(leaves, task.segment + 1)] },
+    };
+  } catch (error) {
+    // Not served, or not what the root commits to: the provider withheld what a check needs.
+    if (isSwitchyardError(error) && withheldCodes.has(error.code)) return null;
+    throw error;
+  }
+}
+
+const withheldCodes = new Set(["NOT_FOUND", "UNREACHABLE", "CORRUPTED", "STATE_HASH_MISMATCH", "MALFORMED"]);
+
+async function commitAndReveal(
+  ctx: ProviderContext,
+  task: Task,
+  verdict: "match" | "mismatch" | "withheld",
+  computed: Hex32,
+  proofs: Record<string, unknown>,
+): Promise<void> {
   const salt = toHex(randomBytes(32));
   const stage = `${task.jobId}/${task.stage}`;
   const commitment = verdictCommitment({ verdict, salt, verifier: ctx.me, stage, computed });
@@ -209,26 +246,80 @@ async function verify(ctx: ProviderContext, task: Task, traces: Map<string, Trac
     type: "commitVerdict",
     body: { jobId: task.jobId, stage: task.stage, commitment },
   });
-  const leaves = [...m.checkpoints, m.outputHash];
   await signAndSubmit(ctx.client, {
     identity: ctx.identity,
     type: "revealVerdict",
+    body: { jobId: task.jobId, stage: task.stage, verdict, salt, computed, ...proofs } as never,
+  });
+}
+
+async function verify(
+  ctx: ProviderContext,
+  task: Extract<Task, { kind: "verify" }>,
+  traces: Map<string, Trace>,
+): Promise<void> {
+  const { program, input } = await programInput(ctx, task);
+  const start = await checkInputs(ctx, task, program);
+  if (start === null) {
+    await commitAndReveal(ctx, task, "withheld", "0".repeat(64) as Hex32, {});
+    ctx.emit({
+      type: "verified",
+      jobId: task.jobId,
+      stage: task.stage,
+      verdict: "withheld",
+      segment: task.segment,
+    });
+    return;
+  }
+  const fromCid = await ctx.blobs.put(start.startBytes);
+  const trace: Trace = {
+    hashes: new Map([[task.fromStep, start.agreed.hash]]),
+    cids: new Map([[task.fromStep, fromCid]]),
+  };
+  let state = program.decodeState(start.startBytes, input);
+  for (let s = task.fromStep + 1; s <= task.toStep; s++) {
+    state = program.step(state);
+    const bytes = program.encodeState(state);
+    trace.hashes.set(s, hashStateBytes(program.id, s, bytes));
+    trace.cids.set(s, await ctx.blobs.put(bytes));
+  }
+  traces.set(`${task.jobId}/${task.stage}`, trace);
+  const computed = trace.hashes.get(task.toStep)!;
+  const verdict = computed === start.claimed.hash ? "match" : "mismatch";
+  await commitAndReveal(
+    ctx,
+    task,
+    verdict,
+    computed,
+    verdict === "mismatch" ? { agreed: start.agreed, claimed: start.claimed, state: fromCid } : {},
+  );
+  ctx.emit({ type: "verified", jobId: task.jobId, stage: task.stage, verdict, segment: task.segment });
+}
+
+/**
+ * The provider's answer to a `withheld` verdict: put the checked segment's start state into the
+ * coordinator's blob cache and reveal it with the segment's two checkpoints, proven. (An honest
+ * agent serves these anyway; its verifier may have failed to reach it.)
+ */
+async function revealCheckedState(
+  ctx: ProviderContext,
+  task: Extract<Task, { kind: "reveal" }>,
+): Promise<void> {
+  const m = JSON.parse(new TextDecoder().decode(await ctx.blobs.get(task.manifest as Cid))) as Manifest;
+  const cid = m.states[task.segment]!;
+  await mirror(ctx, cid, await ctx.blobs.get(cid));
+  const leaves = [...m.checkpoints, m.outputHash];
+  await signAndSubmit(ctx.client, {
+    identity: ctx.identity,
+    type: "revealState",
     body: {
       jobId: task.jobId,
       stage: task.stage,
-      verdict,
-      salt,
-      computed,
-      ...(verdict === "mismatch"
-        ? {
-            agreed: { hash: leaves[task.segment]!, proof: [...merkleProof(leaves, task.segment)] },
-            claimed: { hash: leaves[task.segment + 1]!, proof: [...merkleProof(leaves, task.segment + 1)] },
-            state: fromCid,
-          }
-        : {}),
+      state: cid,
+      agreed: { hash: leaves[task.segment]!, proof: [...merkleProof(leaves, task.segment)] },
+      claimed: { hash: leaves[task.segment + 1]!, proof: [...merkleProof(leaves, task.segment + 1)] },
     },
   });
-  ctx.emit({ type: "verified", jobId: task.jobId, stage: task.stage, verdict, segment: task.segment });
 }
 
 /**

@@ -16,6 +16,7 @@ import { genesisEvent, hashLogEvent } from "../protocol/log.ts";
 import { defaultParams, type Params, paramsSchema } from "../protocol/params.ts";
 import type { EventStore, LogHead } from "../store/event-store.ts";
 import { recoverState } from "../store/recover.ts";
+import { admitWithBlobs } from "./admit.ts";
 import { createBlobCache } from "./blob-cache.ts";
 import { createHttpApi } from "./http-api.ts";
 import { createMetrics } from "./metrics.ts";
@@ -128,7 +129,9 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   const crypto = createCryptoPool(options.identity, options.verifierThreads ?? defaultVerifierThreads());
   let hub: StreamHub | null = null;
   let stop: (halt: SwitchyardError | null) => Promise<void> = async () => {};
+  const blobs = createBlobCache(options.blobCache);
   const sequencer = new Sequencer({
+    admit: admitWithBlobs(blobs),
     store,
     state,
     head,
@@ -151,7 +154,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     metrics,
     lastSeen: (node) => hub?.lastSeen(node),
     openapi: openapiDocument("0.1.0"),
-    blobs: createBlobCache(options.blobCache),
+    blobs,
   });
   const server = createAdaptorServer({
     fetch: app.fetch,

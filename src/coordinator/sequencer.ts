@@ -21,7 +21,7 @@ import type { Logger } from "pino";
 import { apply, type Effect, encodeState, type State, sequenceEvent } from "../core/index.ts";
 import type { Receipt } from "../protocol/api.ts";
 import type { Envelope } from "../protocol/envelope.ts";
-import { SwitchyardError } from "../protocol/errors.ts";
+import { isSwitchyardError, SwitchyardError } from "../protocol/errors.ts";
 import type { Hex32, JobId } from "../protocol/ids.ts";
 import { hashLogEvent, type LogPayload, type StoredEvent } from "../protocol/log.ts";
 import type { EventStore, LogHead, SnapshotInput } from "../store/event-store.ts";
@@ -43,6 +43,11 @@ export interface SequencedEvent {
 
 export interface SequencerOptions {
   readonly store: EventStore;
+  /**
+   * A shell-level condition a message must meet before it is sequenced, beyond what `apply` can
+   * check (e.g. that a revealed state is held in the blob cache). Throws a typed error to refuse.
+   */
+  readonly admit?: (env: Envelope, state: State) => void;
   /** The recovered state (the sequencer takes ownership) and the durable head it corresponds to. */
   readonly state: State;
   readonly head: LogHead;
@@ -161,6 +166,15 @@ export class Sequencer {
     if (refusal !== null) {
       this.#o.metrics.rejected.inc({ code: refusal.code });
       return Promise.reject(refusal);
+    }
+    try {
+      this.#o.admit?.(env, this.state);
+    } catch (error) {
+      const typed = isSwitchyardError(error)
+        ? error
+        : new SwitchyardError("MALFORMED", `message refused: ${String(error)}`);
+      this.#o.metrics.rejected.inc({ code: typed.code });
+      return Promise.reject(typed);
     }
     return this.#admit({ kind: "msg", env }, this.#o.crypto.verify(env)).then((ack) => ack.receipt!);
   }

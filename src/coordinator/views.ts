@@ -387,7 +387,22 @@ export function tasksOf(state: State, node: PublicKeyHex): Task[] {
       deadline: stage.deadline!,
     };
     if ((check.phase === "verifying" || check.phase === "revealing") && check.verifier === node) {
-      out.push({ kind: "verify", ...base, committed: check.phase === "revealing" });
+      out.push({
+        kind: "verify",
+        ...base,
+        committed: check.phase === "revealing",
+        ...(check.revealed === undefined
+          ? {}
+          : {
+              revealed: {
+                state: check.revealed.state,
+                agreed: { hash: check.revealed.agreed.hash, proof: [...check.revealed.agreed.proof] },
+                claimed: { hash: check.revealed.claimed.hash, proof: [...check.revealed.claimed.proof] },
+              },
+            }),
+      });
+    } else if (check.phase === "withheld" && node === provider) {
+      out.push({ kind: "reveal", ...base });
     } else if (check.phase === "disputing" && check.dispute !== undefined) {
       const sides = disputeSides(stage, check);
       const role =

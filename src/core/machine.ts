@@ -38,6 +38,7 @@ import {
   applyDisputeAnswer,
   applyRefereeVerdict,
   applyRevealCanary,
+  applyRevealState,
   applyRevealVerdict,
   drawBeacons,
 } from "./verification/live.ts";
@@ -100,6 +101,9 @@ function applyMessage(ctx: MessageContext, env: Envelope): void {
       return;
     case "revealVerdict":
       applyRevealVerdict(ctx, env.body);
+      return;
+    case "revealState":
+      applyRevealState(ctx, env.body);
       return;
     case "disputeAnswer":
       applyDisputeAnswer(ctx, env.body);

@@ -152,7 +152,14 @@ export interface ReplicationRecord {
  * beacon of a later event; a verifier assigned (to commit, then reveal, its verdict); a bisection
  * dispute between provider and verifier; or a referee executing the one disputed step.
  */
-export type CheckPhase = "beacon" | "verifying" | "revealing" | "approved" | "disputing" | "refereeing";
+export type CheckPhase =
+  | "beacon"
+  | "verifying"
+  | "revealing"
+  | "withheld"
+  | "approved"
+  | "disputing"
+  | "refereeing";
 
 export interface Check {
   phase: CheckPhase;
@@ -174,6 +181,12 @@ export interface Check {
   /** Content ids of states the parties said they serve, by step, for the referee. */
   readonly sources: Array<{ readonly step: number; readonly cid: Cid; readonly holder: PublicKeyHex }>;
   referee?: PublicKeyHex;
+  /** What the provider revealed after a `withheld` verdict: the segment's start state and its checkpoints. */
+  revealed?: {
+    readonly state: Cid;
+    readonly agreed: { readonly hash: Hex32; readonly proof: readonly Hex32[] };
+    readonly claimed: { readonly hash: Hex32; readonly proof: readonly Hex32[] };
+  };
   /** End of the commitment's challenge window: an approved result settles then, not before. */
   windowEnd?: number;
   /**

@@ -368,7 +368,21 @@ const taskBase = {
  * verdict; answer a dispute round with its hash at `step`; or referee the one step from `step`.
  */
 export const taskSchema = z.discriminatedUnion("kind", [
-  z.strictObject({ kind: z.literal("verify"), ...taskBase, committed: z.boolean() }),
+  z.strictObject({
+    kind: z.literal("verify"),
+    ...taskBase,
+    committed: z.boolean(),
+    /** After a `withheld` verdict: the start state (in the coordinator's blob cache) and the two checkpoints. */
+    revealed: z
+      .strictObject({
+        state: hex,
+        agreed: z.strictObject({ hash: hex, proof: z.array(hex) }),
+        claimed: z.strictObject({ hash: hex, proof: z.array(hex) }),
+      })
+      .optional(),
+  }),
+  /** The provider must reveal the checked segment's start state: its verifier said it was withheld. */
+  z.strictObject({ kind: z.literal("reveal"), ...taskBase }),
   z.strictObject({
     kind: z.literal("dispute"),
     ...taskBase,

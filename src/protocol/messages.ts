@@ -196,7 +196,8 @@ export const commitVerdictSchema = z.strictObject({ ...stageRef, commitment: hex
 /** Opens the verdict commitment. A mismatch must carry the two leaves it disputes, proven. */
 export const revealVerdictSchema = z.strictObject({
   ...stageRef,
-  verdict: z.enum(["match", "mismatch"]),
+  /** `withheld`: the provider did not serve the manifest or the segment's start state. */
+  verdict: z.enum(["match", "mismatch", "withheld"]),
   salt: hex32Schema,
   /** The verifier's own hash of the checkpoint at the end of the checked segment. */
   computed: hex32Schema,
@@ -206,6 +207,17 @@ export const revealVerdictSchema = z.strictObject({
   claimed: provenLeafSchema.optional(),
   /** Content id of the segment's start state, served by the verifier (for the referee). */
   state: cidSchema.optional(),
+});
+
+/**
+ * The provider answers a `withheld` verdict: the start state of the checked segment (uploaded to the
+ * coordinator's blob cache, which checks it before sequencing) and its two checkpoints, proven.
+ */
+export const revealStateSchema = z.strictObject({
+  ...stageRef,
+  state: cidSchema,
+  agreed: provenLeafSchema,
+  claimed: provenLeafSchema,
 });
 
 /** A party's hash at the step a dispute round asks for, and where its state can be fetched. */
@@ -276,6 +288,7 @@ export const messageSchemas = {
   acceptStage: acceptStageSchema,
   commitVerdict: commitVerdictSchema,
   revealVerdict: revealVerdictSchema,
+  revealState: revealStateSchema,
   disputeAnswer: disputeAnswerSchema,
   refereeVerdict: refereeVerdictSchema,
   canaryCommit: canaryCommitSchema,

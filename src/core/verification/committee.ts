@@ -59,7 +59,7 @@ export function captureProbabilityPpm(eligible: number, colluders: number, size:
   return Number((num * 1_000_000n + den - 1n) / den);
 }
 
-export type Verdict = "match" | "mismatch";
+export type Verdict = "match" | "mismatch" | "withheld";
 
 export interface VerdictReveal {
   readonly verdict: Verdict;

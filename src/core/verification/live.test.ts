@@ -652,3 +652,104 @@ describe("live canaries", () => {
     if (!out.ok) assert.equal(out.error.code, "NOT_AUTHORIZED");
   });
 });
+
+describe("live verification when the provider withholds what a check needs", () => {
+  function withhold(net: LocalNetwork, job: JobId, stage: Stage) {
+    const verifier = byKey.get(stage.check!.verifier!)!;
+    const key = `${job}/train`;
+    const salt = h("w");
+    const computed = h("nothing");
+    must(
+      net.send(verifier.who, "commitVerdict", {
+        jobId: job,
+        stage: "train",
+        commitment: verdictCommitment({
+          verdict: "withheld",
+          salt,
+          verifier: verifier.who.publicKey,
+          stage: key,
+          computed,
+        }),
+      }),
+    );
+    must(
+      net.send(verifier.who, "revealVerdict", {
+        jobId: job,
+        stage: "train",
+        verdict: "withheld",
+        salt,
+        computed,
+      }),
+    );
+    return verifier;
+  }
+
+  test("a provider that does not reveal the checked state loses by silence: slashed, unpaid, re-run; the verifier is paid", () => {
+    const net = network();
+    const job = submitSpot(net);
+    const stage = stageOf(net, job);
+    const p = startAndCommit(net, job, run("hidden"));
+    const fee = stage.check!.fee!;
+    const verifier = withhold(net, job, stage);
+    assert.equal(phaseOf(stage), "withheld");
+    const verifierBefore = balanceOf(net.state, available(verifier.who.publicKey));
+    const stakeBefore = balanceOf(net.state, staked(p.who.publicKey));
+    net.advance(net.state.params.disputeRoundMs + 1);
+    must(net.tick());
+    const record = stage.checks!.at(-1)!;
+    assert.equal(record.outcome, "provider-silent");
+    assert.equal(balanceOf(net.state, staked(p.who.publicKey)), stakeBefore / 2n);
+    assert.equal(balanceOf(net.state, available(verifier.who.publicKey)) - verifierBefore, fee);
+    assert.notEqual(stage.provider, p.who.publicKey, "placed again elsewhere");
+    checkAllInvariants(net.state);
+  });
+
+  test("a provider that reveals gets checked again by the same verifier, and an honest result settles", () => {
+    const net = network();
+    const job = submitSpot(net);
+    const stage = stageOf(net, job);
+    const r = run("honest");
+    const p = startAndCommit(net, job, r);
+    const verifier = withhold(net, job, stage);
+    const j = stage.check!.segment!;
+    const before = stateHash(net.state);
+    const wrong = net.send(p.who, "revealState", {
+      jobId: job,
+      stage: "train",
+      state: h("state-bytes"),
+      agreed: { hash: r.leaves[j]!, proof: [...merkleProof(r.leaves, j)] },
+      claimed: { hash: h("not-the-leaf"), proof: [...merkleProof(r.leaves, j + 1)] },
+    });
+    assert.equal(wrong.ok, false, "the checkpoints must be proven against the root");
+    assert.equal(stateHash(net.state), before);
+    must(
+      net.send(p.who, "revealState", {
+        jobId: job,
+        stage: "train",
+        state: h("state-bytes"),
+        agreed: { hash: r.leaves[j]!, proof: [...merkleProof(r.leaves, j)] },
+        claimed: { hash: r.leaves[j + 1]!, proof: [...merkleProof(r.leaves, j + 1)] },
+      }),
+    );
+    assert.equal(phaseOf(stage), "verifying");
+    assert.equal(stage.check?.verifier, verifier.who.publicKey);
+    const again = verdictCommitment({
+      verdict: "withheld",
+      salt: h("s"),
+      verifier: verifier.who.publicKey,
+      stage: `${job}/train`,
+      computed: h("nothing"),
+    });
+    must(net.send(verifier.who, "commitVerdict", { jobId: job, stage: "train", commitment: again }));
+    const refused = net.send(verifier.who, "revealVerdict", {
+      jobId: job,
+      stage: "train",
+      verdict: "withheld",
+      salt: h("s"),
+      computed: h("nothing"),
+    });
+    assert.equal(refused.ok, false, "a revealed state cannot be called withheld again");
+    if (!refused.ok) assert.equal(refused.error.code, "ILLEGAL_TRANSITION");
+    checkAllInvariants(net.state);
+  });
+});

@@ -278,6 +278,20 @@ export function applyRevealVerdict(ctx: MessageContext, body: MessageBody<"revea
     computed: body.computed,
   });
   if (!opened) throw new SwitchyardError("MALFORMED", "the reveal does not open the committed verdict");
+  if (body.verdict === "withheld") {
+    if (check.revealed !== undefined) {
+      // The coordinator vouched for the revealed state when it sequenced revealState: it is there.
+      throw new SwitchyardError(
+        "ILLEGAL_TRANSITION",
+        "the provider already revealed this segment's start state: fetch it from the coordinator",
+      );
+    }
+    // The provider must now reveal the segment's start state, or lose by silence.
+    check.phase = "withheld";
+    stage.deadline = ctx.time + ctx.state.params.disputeRoundMs;
+    ctx.journal.jobs.add(job.id);
+    return;
+  }
   if (body.verdict === "match") {
     check.computed = body.computed as Hex32;
     if (check.windowEnd !== undefined && ctx.time < check.windowEnd) {
@@ -442,6 +456,20 @@ export function expireCheck(ctx: ApplyContext, job: Job, key: string, stage: Sta
     case "approved":
       finish(ctx, job, key, stage, "verified");
       return;
+    case "withheld": {
+      // The provider did not reveal what a check needs: it loses by silence, and the verifier,
+      // which did its part, is paid from the slash.
+      const provider = stage.provider!;
+      const amount = slashFault(
+        ctx,
+        job,
+        provider,
+        [[check.verifier, check.fee ?? 0n]],
+        `withheld the state of ${stage.spec.name} from its verifier`,
+      );
+      finish(ctx, job, key, stage, "provider-silent", { slashed: [{ who: provider, amount }] });
+      return;
+    }
     case "disputing": {
       const done = expireDispute(check.dispute!, ctx.time);
       check.dispute = done;
@@ -757,4 +785,33 @@ function resolveCanaryDispute(
     slashed.push({ who: challenger, amount: slashFault(ctx, job, challenger, [[check.referee, fee]], why) });
   }
   finish(ctx, job, key, stage, defenderLost ? "canary-caught" : "canary-false", { slashed });
+}
+
+/**
+ * The provider answers a `withheld` verdict with the checked segment's start state (already in the
+ * coordinator's blob cache — the coordinator checks its bytes against `agreed` before sequencing
+ * this) and the segment's two checkpoints, proven against its root. The same verifier checks again.
+ */
+export function applyRevealState(ctx: MessageContext, body: MessageBody<"revealState">): void {
+  const { job, stage, check, key } = findCheck(ctx.state, body);
+  requirePhase(check, "withheld", "reveal the checked state");
+  if (stage.provider !== ctx.signer)
+    throw new SwitchyardError("NOT_AUTHORIZED", "only the stage's provider reveals its state");
+  if (!provesSegment(stage, check, body.agreed, body.claimed)) {
+    throw new SwitchyardError(
+      "MALFORMED",
+      `reveal checkpoints ${check.segment} and ${check.segment! + 1} with proofs against the committed root`,
+    );
+  }
+  check.revealed = {
+    state: body.state as Cid,
+    agreed: { hash: body.agreed.hash as Hex32, proof: body.agreed.proof as Hex32[] },
+    claimed: { hash: body.claimed.hash as Hex32, proof: body.claimed.proof as Hex32[] },
+  };
+  check.phase = "verifying";
+  delete check.commitment;
+  stage.deadline = ctx.time + ctx.state.params.verdictWindowMs;
+  ctx.journal.jobs.add(job.id);
+  void key;
+  ctx.effects.push({ type: "verify", jobId: job.id, stage: stage.spec.name, verifier: check.verifier! });
 }
