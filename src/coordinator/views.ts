@@ -253,6 +253,8 @@ function stageView(stage: Stage): StageView {
     resumeFrom: stage.resumeFrom === undefined ? undefined : progressView(stage.resumeFrom),
     handoffs: stage.handoffs?.map((h) => ({ ...h })),
     payouts: stage.payouts?.map((p) => ({ ...p, amount: p.amount.toString() })),
+    jurisdictions: spec.jurisdictions === undefined ? undefined : [...spec.jurisdictions],
+    keys: stage.keys?.map((k) => ({ ...k })),
   };
   return {
     name: spec.name,

@@ -4,6 +4,7 @@
  * itself determined by the log; snapshots preserve it, so a restored state iterates exactly like a
  * replayed one.
  */
+
 import type { Cid, Hex32, JobId, OfferId, PublicKeyHex } from "../protocol/ids.ts";
 import type { StageSpec } from "../protocol/messages.ts";
 import type { NetworkCoordinate } from "../protocol/network-coordinate.ts";
@@ -11,6 +12,7 @@ import type { Params } from "../protocol/params.ts";
 import { defaultParams } from "../protocol/params.ts";
 import type { Handoff, Payout, Progress } from "./jobs/progress.ts";
 import type { ReputationRecord } from "./reputation/reputation.ts";
+import type { ReleasedKey } from "./routing/keys.ts";
 import type { DisputeState } from "./verification/dispute.ts";
 
 export interface NodeRecord {
@@ -130,6 +132,8 @@ export interface Stage {
   handoffs?: Handoff[];
   /** Who was paid what at settlement, when the steps were shared between providers. */
   payouts?: Payout[];
+  /** A restricted stage's key, sealed to each node the requester released it to (routing/keys.ts). */
+  keys?: ReleasedKey[];
 }
 
 export interface ReplicationRecord {

@@ -289,6 +289,27 @@ describe("live spot verification", () => {
     checkAllInvariants(net.state);
   });
 
+  test("a restricted stage's verifier and referee are drawn only inside its jurisdictions (they must hold its key)", () => {
+    const drawn = new Set<string>();
+    for (let seed = 0; seed < 6; seed++) {
+      const net = network();
+      const job = submitSpot(net);
+      const stage = stageOf(net, job);
+      const bad = run(`cheat-${seed}`, 3);
+      startAndCommit(net, job, bad);
+      const { verifier, outcome } = commitAndReveal(net, job, stage, bad);
+      must(outcome);
+      playDispute(net, job, stage, bad, verifierView(stage, bad), verifier);
+      assert.equal(stage.check?.phase, "refereeing");
+      for (const who of [verifier.who.publicKey, stage.check!.referee!]) {
+        const node = net.state.nodes.get(who as PublicKeyHex)!;
+        assert.ok(node.jurisdictions.includes("EU"), `${node.name} is outside the stage's EU`);
+        drawn.add(node.name);
+      }
+    }
+    assert.ok(drawn.size >= 2, `the draw still varies among EU nodes: ${[...drawn].join(", ")}`);
+  });
+
   test("a provider that goes silent in the dispute loses it", () => {
     const net = network();
     const job = submitSpot(net);

@@ -37,6 +37,7 @@ import {
   reputationKey,
   riskPpm,
 } from "../reputation/reputation.ts";
+import { isRestricted, mayHoldStageKey } from "../routing/keys.ts";
 import type { Check, CheckOutcome, CheckRecord, Job, Stage, State } from "../state.ts";
 import { stageKey } from "../state.ts";
 import { beacon } from "./beacon.ts";
@@ -184,6 +185,9 @@ function eligible(state: State, stage: Stage, check: Check, parties: readonly Pu
     if (stage.barred?.includes(node.id)) continue;
     // A provider that vanished from the stage is paid for its prefix if the result is accepted.
     if (stage.handoffs?.some((h) => h.provider === node.id)) continue;
+    // A restricted stage's states are sealed: only a node that may hold its key can check them
+    // (routing/keys.ts), so nobody outside its jurisdictions is drawn to read them.
+    if (isRestricted(stage) && !mayHoldStageKey(state, stage, node.id)) continue;
     out.push(node.id);
   }
   return out;
