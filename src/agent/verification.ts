@@ -29,6 +29,7 @@ import { cheatStep } from "./adversary.ts";
 import { fetchBlob } from "./blob-fetch.ts";
 import type { ProviderContext } from "./provider-context.ts";
 import { reportError } from "./provider-context.ts";
+import { openState, type StageSeal, sealState, stageSealFor } from "./stage-seal.ts";
 import { fetchInputs } from "./stage-work.ts";
 
 interface Manifest {
@@ -40,6 +41,8 @@ interface Manifest {
   readonly states: Cid[];
   /** The checkpoint of `states[0]` when the provider resumed a vanished one's run (default 0). */
   readonly statesFrom?: number;
+  /** A restricted stage's states are sealed under its stage key (stage-seal.ts). */
+  readonly sealed?: boolean;
 }
 
 /** A verifier's re-execution of one segment: its hash and stored state at every step. */
@@ -164,7 +167,13 @@ async function manifestOf(ctx: ProviderContext, task: Task): Promise<Manifest> {
 }
 
 /** The state at the start of the checked segment, as the provider revealed it, checked. */
-async function segmentStart(ctx: ProviderContext, task: Task, m: Manifest, program: AnyStepProgram) {
+async function segmentStart(
+  ctx: ProviderContext,
+  task: Task,
+  m: Manifest,
+  program: AnyStepProgram,
+  seal: StageSeal | undefined,
+) {
   const sources = task.providerEndpoint === undefined ? [] : [task.providerEndpoint];
   const held = m.states[task.segment - (m.statesFrom ?? 0)];
   if (held === undefined)
@@ -172,7 +181,7 @@ async function segmentStart(ctx: ProviderContext, task: Task, m: Manifest, progr
       "NOT_FOUND",
       `the provider's manifest holds no state for checkpoint ${task.segment}`,
     );
-  const bytes = await blob(ctx, held, sources);
+  const bytes = openState(seal, await blob(ctx, held, sources));
   if (hashStateBytes(program.id, task.fromStep, bytes) !== m.checkpoints[task.segment]) {
     throw new SwitchyardError(
       "STATE_HASH_MISMATCH",
@@ -185,8 +194,10 @@ async function segmentStart(ctx: ProviderContext, task: Task, m: Manifest, progr
 async function verify(ctx: ProviderContext, task: Task, traces: Map<string, Trace>): Promise<void> {
   const { program, input } = await programInput(ctx, task);
   const m = await manifestOf(ctx, task);
-  const startBytes = await segmentStart(ctx, task, m, program);
-  const fromCid = await ctx.blobs.put(startBytes);
+  const seal = await stageSealFor(ctx, task.jobId, task.stage, task.deadline);
+  const startBytes = await segmentStart(ctx, task, m, program, seal);
+  // A restricted stage's states stay sealed in this agent's store too: its blob server serves any cid.
+  const fromCid = await ctx.blobs.put(sealState(seal, startBytes));
   const trace: Trace = {
     hashes: new Map([[task.fromStep, m.checkpoints[task.segment]!]]),
     cids: new Map([[task.fromStep, fromCid]]),
@@ -196,7 +207,7 @@ async function verify(ctx: ProviderContext, task: Task, traces: Map<string, Trac
     state = program.step(state);
     const bytes = program.encodeState(state);
     trace.hashes.set(s, hashStateBytes(program.id, s, bytes));
-    trace.cids.set(s, await ctx.blobs.put(bytes));
+    trace.cids.set(s, await ctx.blobs.put(sealState(seal, bytes)));
   }
   traces.set(`${task.jobId}/${task.stage}`, trace);
   const computed = trace.hashes.get(task.toStep)!;
@@ -276,14 +287,15 @@ async function answer(
     // The provider's own path from its committed checkpoint (a cheater's from its own corrupted one).
     const { program, input } = await programInput(ctx, task);
     const m = await manifestOf(ctx, task);
-    let s = program.decodeState(await segmentStart(ctx, task, m, program), input);
+    const seal = await stageSealFor(ctx, task.jobId, task.stage, task.deadline);
+    let s = program.decodeState(await segmentStart(ctx, task, m, program, seal), input);
     const honest = task.role === "challenger" || !cheat;
     for (let i = task.fromStep + 1; i <= task.step; i++) {
       s = honest ? program.step(s) : cheatStep(program, s, input, i, task.checkpointEvery);
     }
     const bytes = program.encodeState(s);
     hash = hashStateBytes(program.id, task.step, bytes);
-    state = await ctx.blobs.put(bytes);
+    state = await ctx.blobs.put(sealState(seal, bytes));
   }
   await signAndSubmit(ctx.client, {
     identity: ctx.identity,
@@ -301,10 +313,11 @@ async function answer(
 
 async function referee(ctx: ProviderContext, task: Extract<Task, { kind: "referee" }>): Promise<void> {
   const { program, input } = await programInput(ctx, task);
+  const seal = await stageSealFor(ctx, task.jobId, task.stage, task.deadline);
   let bytes: Uint8Array | undefined;
   for (const source of task.sources) {
     try {
-      const b = await blob(ctx, source.cid, source.from === undefined ? [] : [source.from]);
+      const b = openState(seal, await blob(ctx, source.cid, source.from === undefined ? [] : [source.from]));
       if (hashStateBytes(program.id, task.step, b) === task.agreed) {
         bytes = b;
         break;

@@ -285,6 +285,7 @@ export function jobView(state: State, job: Job): JobView {
     requester: job.requester,
     budget: job.budget.toString(),
     submittedAt: job.submittedAt,
+    ...(job.sealed === true ? { sealed: true } : {}),
     status: job.status,
     ...(job.refund === undefined ? {} : { refund: job.refund.toString() }),
     escrow: balanceOf(state, accounts.escrow(job.id)).toString(),

@@ -222,6 +222,8 @@ export interface Job {
   readonly requester: PublicKeyHex;
   readonly budget: bigint;
   readonly submittedAt: number;
+  /** The requester releases stage keys: its restricted stages' states are sealed (routing/keys.ts). */
+  readonly sealed?: true;
   readonly stages: Map<string, Stage>;
   status: "open" | "finished";
   refund?: bigint;

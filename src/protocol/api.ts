@@ -281,6 +281,8 @@ export const jobViewSchema = z.strictObject({
   requester: hex,
   budget: amount,
   submittedAt: z.number().int(),
+  /** The requester releases stage keys: restricted stages' states are sealed. */
+  sealed: z.boolean().optional(),
   status: z.enum(["open", "finished"]),
   refund: amount.optional(),
   escrow: amount,

@@ -147,6 +147,12 @@ export const submitJobSchema = z.strictObject({
   stages: z.array(stageSpecSchema).min(1).max(64),
   /** Locked in escrow in full when the job is accepted; the unused part is refunded. */
   budget: positiveMicroSchema,
+  /**
+   * The requester holds a job key and releases each restricted stage's key through the log
+   * (`releaseKey`, sdk/release-stage-keys.ts): the checkpoint states of every stage with
+   * `jurisdictions` are then sealed, and its provider waits for its key before it runs.
+   */
+  sealed: z.literal(true).optional(),
 });
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The requester's side of key release (docs/routing.md "Key release in the live network"): for each
- * restricted stage of its job (one with `jurisdictions`), hand the stage key to the nodes that must
+ * restricted stage of its job (submitted with `sealed: true`) (one with `jurisdictions`), hand the stage key to the nodes that must
  * read the stage's sealed states — its provider, and the verifier or referee drawn for it — with one
  * signed `releaseKey` each, the key sealed to that node. The core refuses a recipient outside the
  * stage's jurisdictions or a relay (NOT_AUTHORIZED); the refusal is reported, not thrown.
@@ -88,6 +88,7 @@ const reading = new Set(["matched", "running", "committed"]);
 /** Who must read each restricted stage's states now and does not yet hold its key. */
 function keysOwed(job: JobView): KeyReleaseOutcome[] {
   const out: KeyReleaseOutcome[] = [];
+  if (job.sealed !== true) return out;
   for (const s of job.stages) {
     if ((s.jurisdictions?.length ?? 0) === 0) continue;
     const holders = new Set((s.keys ?? []).map((k) => k.to));

@@ -141,6 +141,7 @@ export function applySubmitJob(ctx: MessageContext, body: MessageBody<"submitJob
     requester: ctx.signer,
     budget: body.budget,
     submittedAt: ctx.time,
+    ...(body.sealed === true ? { sealed: true as const } : {}),
     stages,
     status: "open",
   };

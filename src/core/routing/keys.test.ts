@@ -32,7 +32,7 @@ const stage = (name: string, jurisdictions?: string[]): StageSpec => ({
   ...(jurisdictions === undefined ? {} : { jurisdictions }),
 });
 
-function network(allowed: string[]) {
+function network(allowed: string[], sealedJob = true) {
   const net = new LocalNetwork({});
   onboardProviders(net, [...worldProviders, zrhRelay]);
   must(net.send(requester, "faucet", { amount: 100_000_000n }));
@@ -40,6 +40,7 @@ function network(allowed: string[]) {
     net.send(requester, "submitJob", {
       budget: 10_000_000n,
       stages: [stage("train", allowed), stage("report")],
+      ...(sealedJob ? { sealed: true as const } : {}),
     }),
   );
   const job = [...net.state.jobs.keys()][0]! as JobId;
@@ -83,6 +84,12 @@ describe("releaseKey", () => {
     must(release(net, requester, { jobId: job, stage: "train", to: fra.who.publicKey }));
     const again = release(net, requester, { jobId: job, stage: "train", to: fra.who.publicKey });
     assert.equal(again.ok ? "accepted" : again.error.code, "ILLEGAL_TRANSITION");
+  });
+
+  test("error: a job not submitted sealed has no keys to release (ILLEGAL_TRANSITION)", () => {
+    const { net, job } = network(["EU"], false);
+    const outcome = release(net, requester, { jobId: job, stage: "train", to: fra.who.publicKey });
+    assert.equal(outcome.ok ? "accepted" : outcome.error.code, "ILLEGAL_TRANSITION");
   });
 
   test("property: a release is accepted iff the key-release rule allows the recipient", () => {

@@ -1,7 +1,7 @@
 /**
  * Key release through the log (docs/routing.md "Key release in the live network"). A stage with
- * `jurisdictions` is *restricted*: its provider seals its checkpoint states under the stage key, and
- * only nodes inside those jurisdictions may be handed that key. The requester (who holds the job key)
+ * `jurisdictions` is *restricted*: in a job submitted `sealed`, its provider seals its checkpoint
+ * states under the stage key, and only nodes inside those jurisdictions may be handed that key. The requester (who holds the job key)
  * posts one `releaseKey` per recipient, carrying the stage key sealed to that node; the core accepts
  * it only from the job's requester and only for a node the key-release rule (key-release.ts) allows,
  * so the log itself proves that no key went outside the stage's jurisdictions or to a relay. The
@@ -22,7 +22,10 @@ export interface ReleasedKey {
   readonly sealed: string;
 }
 
-/** True when the stage's data may stay only inside some jurisdictions: its states are sealed. */
+/**
+ * True when the stage's data may stay only inside some jurisdictions: its verifiers and referees
+ * must be inside them, and in a `sealed` job its states are sealed.
+ */
 export function isRestricted(stage: Stage): boolean {
   return (stage.spec.jurisdictions?.length ?? 0) > 0;
 }
@@ -49,10 +52,12 @@ export function applyReleaseKey(ctx: MessageContext, body: MessageBody<"releaseK
   if (job.requester !== ctx.signer) {
     throw new SwitchyardError("NOT_AUTHORIZED", "only the job's requester releases its stage keys");
   }
-  if (!isRestricted(stage)) {
+  if (job.sealed !== true || !isRestricted(stage)) {
     throw new SwitchyardError(
       "ILLEGAL_TRANSITION",
-      `stage ${stage.spec.name} has no jurisdictions: its data is not sealed, so there is no key to release`,
+      job.sealed !== true
+        ? `job ${job.id.slice(0, 12)}… was not submitted sealed: its states are not sealed, so there is no key to release`
+        : `stage ${stage.spec.name} has no jurisdictions: its data is not sealed, so there is no key to release`,
     );
   }
   if (job.status === "finished") {
