@@ -27,7 +27,7 @@ const gpu = (name: string, city: string, country: string, lat: number, lon: numb
   name,
   city,
   country,
-  jurisdictions: country === "SG" ? ["SG"] : [country, "EU"],
+  jurisdictions: [country, "EU"],
   ...place(lat, lon),
   resourceClass: "gpu",
   capacity: 2,
@@ -84,10 +84,11 @@ before(async () => {
     devFaucet: true,
     faucetMargin: 1_000_000n,
   });
-  // Paris takes over; Singapore (outside the EU) can only verify.
+  // Paris takes over; Munich (a cpu) can only verify — inside the EU, as a verifier of an EU-only
+  // stage must be (core/routing/keys.ts).
   for (const node of [
     gpu("par-gpu", "Paris", "FR", 48.8566, 2.3522),
-    gpu("sin-gpu", "Singapore", "SG", 1.35, 103.82),
+    { ...gpu("muc-cpu", "Munich", "DE", 48.1351, 11.582), resourceClass: "cpu" },
   ]) {
     const log: ProviderEvent[] = [];
     events.set(node.name, log);
