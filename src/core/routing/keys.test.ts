@@ -10,6 +10,9 @@ import type { JobId, PublicKeyHex } from "../../protocol/ids.ts";
 import type { StageSpec } from "../../protocol/messages.ts";
 import { city, must, onboardProviders, worldProviders } from "../../sim/fixtures.ts";
 import { LocalNetwork, simIdentity } from "../../sim/local-network.ts";
+import { checkAllInvariants } from "../invariants.ts";
+import { staked } from "../ledger/accounts.ts";
+import { balanceOf } from "../ledger/ledger.ts";
 import { keyReleaseDecision } from "./key-release.ts";
 
 const requester = simIdentity("key-requester");
@@ -90,6 +93,27 @@ describe("releaseKey", () => {
     const { net, job } = network(["EU"], false);
     const outcome = release(net, requester, { jobId: job, stage: "train", to: fra.who.publicKey });
     assert.equal(outcome.ok ? "accepted" : outcome.error.code, "ILLEGAL_TRANSITION");
+  });
+
+  test("a sealed stage whose provider never got its key fails at the start deadline; the provider is not blamed", () => {
+    const { net, job, train } = network(["EU"]);
+    assert.equal(train.status, "matched");
+    const provider = train.provider!;
+    const stake = balanceOf(net.state, staked(provider));
+    net.advance(net.state.params.startDeadlineMs + 1);
+    must(net.tick());
+    assert.equal(train.status, "failed");
+    assert.match(train.failure ?? "", /did not release the stage key/);
+    assert.deepEqual(train.timedOut, [], "not marked as a provider that missed a deadline");
+    assert.equal(balanceOf(net.state, staked(provider)), stake, "not slashed");
+    assert.equal(net.state.nodes.get(provider)!.openStages, 0, "its capacity is free again");
+    checkAllInvariants(net.state);
+    // With the key released in time, the same miss is the provider's, as before.
+    const other = network(["EU"]);
+    must(release(other.net, requester, { jobId: other.job, stage: "train", to: other.train.provider! }));
+    other.net.advance(other.net.state.params.startDeadlineMs + 1);
+    must(other.net.tick());
+    assert.equal(other.train.timedOut.length, 1, "a provider with its key that never starts is timed out");
   });
 
   test("property: a release is accepted iff the key-release rule allows the recipient", () => {
