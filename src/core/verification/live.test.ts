@@ -38,11 +38,12 @@ function network() {
   return net;
 }
 
-function submitSpot(net: LocalNetwork): JobId {
+function submitSpot(net: LocalNetwork, sealed = false): JobId {
   const before = new Set(net.state.jobs.keys());
   must(
     net.send(requester, "submitJob", {
       budget: 10_000_000n,
+      ...(sealed ? { sealed: true as const } : {}),
       stages: [
         {
           name: "train",
@@ -413,6 +414,31 @@ describe("live spot verification", () => {
     assert.notEqual(stage.check?.verifier, first);
     assert.ok(stage.check?.skipped.includes(first));
     assert.ok(balanceOf(net.state, staked(first)) < stakeBefore);
+    checkAllInvariants(net.state);
+  });
+
+  test("a verifier of a sealed stage that never got its key is replaced without being slashed", () => {
+    const net = network();
+    const job = submitSpot(net, true);
+    const stage = stageOf(net, job);
+    startAndCommit(net, job, run("honest"));
+    const first = stage.check!.verifier!;
+    const stakeBefore = balanceOf(net.state, staked(first));
+    net.advance(net.state.params.verdictWindowMs + 1);
+    must(net.tick());
+    assert.equal(stage.check?.phase, "verifying");
+    assert.notEqual(stage.check?.verifier, first);
+    assert.ok(stage.check?.skipped.includes(first));
+    assert.equal(balanceOf(net.state, staked(first)), stakeBefore, "the requester withheld its key");
+    // The next one is given the key and still stays silent: that delay is its own.
+    const second = stage.check!.verifier!;
+    must(
+      net.send(requester, "releaseKey", { jobId: job, stage: "train", to: second, sealed: "5e".repeat(80) }),
+    );
+    const secondStake = balanceOf(net.state, staked(second));
+    net.advance(net.state.params.verdictWindowMs + 1);
+    must(net.tick());
+    assert.ok(balanceOf(net.state, staked(second)) < secondStake);
     checkAllInvariants(net.state);
   });
 

@@ -397,7 +397,8 @@ export function expireCheck(ctx: ApplyContext, job: Job, key: string, stage: Sta
     case "verifying":
     case "revealing": {
       const silent = check.verifier!;
-      slashForDelay(ctx, job, silent, `did not reveal a verdict on ${stage.spec.name} in time`);
+      if (!keyWithheld(job, stage, silent))
+        slashForDelay(ctx, job, silent, `did not reveal a verdict on ${stage.spec.name} in time`);
       check.skipped.push(silent);
       delete check.verifier;
       assignVerifier(ctx, job, key, stage, check);
@@ -414,7 +415,8 @@ export function expireCheck(ctx: ApplyContext, job: Job, key: string, stage: Sta
     }
     case "refereeing": {
       const silent = check.referee!;
-      slashForDelay(ctx, job, silent, `did not referee ${stage.spec.name} in time`);
+      if (!keyWithheld(job, stage, silent))
+        slashForDelay(ctx, job, silent, `did not referee ${stage.spec.name} in time`);
       check.skipped.push(silent);
       delete check.referee;
       assignReferee(ctx, job, key, stage, check);
@@ -425,6 +427,14 @@ export function expireCheck(ctx: ApplyContext, job: Job, key: string, stage: Sta
       throw new SwitchyardError("INVARIANT_VIOLATED", `unknown verification phase ${String(never)}`);
     }
   }
+}
+
+/**
+ * True when `who` could not read a sealed stage's states because the requester never released the
+ * key to it: its silence is the requester's doing, so it is replaced without being slashed.
+ */
+function keyWithheld(job: Job, stage: Stage, who: PublicKeyHex): boolean {
+  return job.sealed === true && isRestricted(stage) && !(stage.keys ?? []).some((k) => k.to === who);
 }
 
 function slashForDelay(ctx: ApplyContext, job: Job, who: PublicKeyHex, reason: string): void {
