@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -98,6 +98,17 @@ describe("the switchyard command against a real coordinator", () => {
     const bad = await cli(["submit", "package.json"], env);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /MALFORMED/);
+    const after = JSON.parse((await cli(["balance", "--json"], env)).stdout);
+    assert.equal(after.nonce, before.nonce);
+  });
+
+  test("error: a sealed spec without --watch exits 1 (nobody would release its keys), and nothing is submitted", async () => {
+    const before = JSON.parse((await cli(["balance", "--json"], env)).stdout);
+    const spec = join(dir, "sealed.yaml");
+    writeFileSync(spec, `${readFileSync(join(root, "examples/seed-pipeline.yaml"), "utf8")}\nsealed: true\n`);
+    const bad = await cli(["submit", spec], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /MALFORMED.*--watch/);
     const after = JSON.parse((await cli(["balance", "--json"], env)).stdout);
     assert.equal(after.nonce, before.nonce);
   });

@@ -15,6 +15,7 @@ import { progressReporter } from "./progress.ts";
 import type { ProviderContext } from "./provider-context.ts";
 import { type LoopPairing, loopOf } from "./qaoa-loop.ts";
 import { runOptimizerLoop } from "./qaoa-loop-optimizer.ts";
+import { stageSealFor } from "./stage-seal.ts";
 import { runCheatingStage, runStage, type StageWorkOptions } from "./stage-work.ts";
 
 /**
@@ -30,7 +31,7 @@ export async function computeStage(ctx: ProviderContext, a: Assignment, job: Job
   const loop = loopOf(job, a.stage);
   if (loop?.role === "qpu") return serveQpuHalf(ctx, a, deadline);
   if (loop?.role === "optimizer") return driveOptimizerHalf(ctx, a, loop, deadline);
-  return computeOrdinaryStage(ctx, a, deadline);
+  return computeOrdinaryStage(ctx, a, deadline, job);
 }
 
 async function serveQpuHalf(ctx: ProviderContext, a: Assignment, deadline: number): Promise<StageResult> {
@@ -96,7 +97,10 @@ async function computeOrdinaryStage(
   ctx: ProviderContext,
   a: Assignment,
   deadline: number,
+  job: JobView,
 ): Promise<StageResult> {
+  // A restricted stage runs only once its key is here: its states are sealed before they leave the run.
+  const seal = await stageSealFor(ctx, a.jobId, a.stage, deadline, job);
   // Progress reports let the stage resume elsewhere if this agent vanishes (progress.ts).
   const reporter = progressReporter(ctx, {
     jobId: a.jobId,
@@ -104,11 +108,13 @@ async function computeOrdinaryStage(
     checkpointEvery: a.resume?.checkpointEvery ?? ctx.checkpointEvery,
     after: a.resume?.index ?? -1,
     everyMs: ctx.progressEveryMs,
+    seal,
   });
   const options: StageWorkOptions = {
     pool: ctx.pool,
     blobs: ctx.blobs,
     checkpointEvery: ctx.checkpointEvery,
+    seal,
     fetch: ctx.fetch,
     fallbackSources: () => otherEndpoints(ctx),
     timeLimitMs: Math.max(1_000, deadline - Date.now()),

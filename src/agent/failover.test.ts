@@ -15,10 +15,13 @@ import { startTestCoordinator, testIdentity, waitFor } from "../coordinator/test
 import { apiPaths, type JobView } from "../protocol/api.ts";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
 import { contentId } from "../protocol/hash.ts";
+import type { JobId } from "../protocol/ids.ts";
+import { generateJobKey, sealBlob, stageKey } from "../protocol/job-crypto.node.ts";
 import type { WireMessageBody } from "../protocol/messages.ts";
 import { createWorkerPool, type WorkerPool } from "../runtime/pool.ts";
 import type { RunResult } from "../runtime/program.ts";
 import { type Client, createClient, getJob, signAndSubmit, submitJob } from "../sdk/index.ts";
+import { releaseStageKeys } from "../sdk/release-stage-keys.ts";
 import { onboard, type ProviderNode } from "./onboard.ts";
 import { type Provider, type ProviderEvent, startProvider } from "./provider.ts";
 
@@ -27,7 +30,7 @@ const gpu = (name: string, city: string, country: string, lat: number, lon: numb
   name,
   city,
   country,
-  jurisdictions: country === "SG" ? ["SG"] : [country, "EU"],
+  jurisdictions: [country, "EU"],
   ...place(lat, lon),
   resourceClass: "gpu",
   capacity: 2,
@@ -84,10 +87,11 @@ before(async () => {
     devFaucet: true,
     faucetMargin: 1_000_000n,
   });
-  // Paris takes over; Singapore (outside the EU) can only verify.
+  // Paris takes over; Munich (a cpu) can only verify — inside the EU, as a verifier of an EU-only
+  // stage must be (core/routing/keys.ts).
   for (const node of [
     gpu("par-gpu", "Paris", "FR", 48.8566, 2.3522),
-    gpu("sin-gpu", "Singapore", "SG", 1.35, 103.82),
+    { ...gpu("muc-cpu", "Munich", "DE", 48.1351, 11.582), resourceClass: "cpu" },
   ]) {
     const log: ProviderEvent[] = [];
     events.set(node.name, log);
@@ -126,9 +130,15 @@ after(async () => {
 });
 
 /** The vanishing provider starts the stage and reports checkpoint `index` (mirrored, unless `mirror` is false). */
-async function vanishAfter(jobId: string, full: RunResult<unknown>, index: number, mirror: boolean) {
+async function vanishAfter(
+  jobId: string,
+  full: RunResult<unknown>,
+  index: number,
+  mirror: boolean,
+  seal: (state: Uint8Array) => Uint8Array = (state) => state,
+) {
   await signAndSubmit(client, { identity: ghost, type: "startStage", body: { jobId, stage: "train" } });
-  const state = full.states![index]!;
+  const state = seal(full.states![index]!);
   const cid = contentId(state);
   if (mirror) {
     const res = await fetch(`${coordinator.url}${apiPaths.blob.replace(":cid", cid)}`, {
@@ -154,7 +164,7 @@ async function vanishAfter(jobId: string, full: RunResult<unknown>, index: numbe
         steps: full.steps,
         checkpointEvery: EVERY,
         checkpoints: full.checkpoints.slice(from, to + 1),
-        state: to === index ? cid : contentId(full.states![to]!),
+        state: to === index ? cid : contentId(seal(full.states![to]!)),
       },
     });
   }
@@ -172,10 +182,28 @@ async function finished(jobId: string): Promise<JobView> {
 }
 
 describe("failover with real agents", () => {
-  test("a stage whose provider vanished resumes elsewhere from the mirrored checkpoint, to the same root, and each step is paid once", async () => {
+  test("a stage whose provider vanished resumes elsewhere from the mirrored checkpoint, to the same root, and each step is paid once (a sealed job's mirrored state stays sealed)", async () => {
+    // The mirrored job is sealed: the vanished provider mirrored its state sealed under the stage
+    // key, and the provider that takes over opens it with the key the requester released to it.
     const [withMirror, withoutMirror] = (await Promise.all(
-      [11, 12].map((seed) => submitJob(client, { identity: requester, spec: job(seed) })),
+      [11, 12].map((seed) =>
+        submitJob(client, {
+          identity: requester,
+          spec: { ...job(seed), ...(seed === 11 ? { sealed: true } : {}) },
+        }),
+      ),
     )) as unknown as [{ jobId: string }, { jobId: string }];
+    const jobKey = generateJobKey();
+    const stopReleasing = new AbortController();
+    const releasing = releaseStageKeys(client, {
+      identity: requester,
+      jobId: withMirror.jobId,
+      jobKey,
+      watch: { intervalMs: 50, signal: stopReleasing.signal },
+    });
+    const key = stageKey(jobKey, withMirror.jobId as JobId, "train");
+    const sealState = (state: Uint8Array) =>
+      sealBlob(key, { jobId: withMirror.jobId as JobId, stage: "train" }, state);
     const runs = await Promise.all(
       [11, 12].map((seed) =>
         pool.run({
@@ -188,9 +216,15 @@ describe("failover with real agents", () => {
     );
     const [full, fullB] = runs as [RunResult<unknown>, RunResult<unknown>];
     const index = 5;
-    await vanishAfter(withMirror.jobId, full, index, true);
+    await vanishAfter(withMirror.jobId, full, index, true, sealState);
     await vanishAfter(withoutMirror.jobId, fullB, index, false);
     const [view, viewB] = await Promise.all([finished(withMirror.jobId), finished(withoutMirror.jobId)]);
+    stopReleasing.abort();
+    assert.deepEqual((await releasing).refused, []);
+    assert.ok(
+      view.stages[0]!.keys?.some((k) => k.to === agents[0]!.publicKey),
+      "Paris was given the key",
+    );
     const paris = agents[0]!.publicKey;
 
     for (const [v, run] of [

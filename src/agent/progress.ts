@@ -17,6 +17,7 @@ import type { Checkpoint } from "../runtime/pool.ts";
 import { signAndSubmit } from "../sdk/index.ts";
 import type { ProviderContext } from "./provider-context.ts";
 import { reportError } from "./provider-context.ts";
+import { type StageSeal, sealState } from "./stage-seal.ts";
 
 export interface ProgressReporterOptions {
   readonly jobId: string;
@@ -26,6 +27,8 @@ export interface ProgressReporterOptions {
   readonly after: number;
   /** Least time between two reports (default 1,000 ms). */
   readonly everyMs?: number;
+  /** A restricted stage's key: the mirrored state is sealed (the coordinator holds ciphertext). */
+  readonly seal?: StageSeal | undefined;
 }
 
 export interface ProgressReporter {
@@ -79,9 +82,10 @@ export function progressReporter(ctx: ProviderContext, options: ProgressReporter
   const send = async (c: Checkpoint): Promise<void> => {
     const hashes = pending.splice(0, c.index - lastReported);
     try {
-      const state = contentId(c.state);
-      await ctx.blobs.put(c.state);
-      await mirror(ctx, state, c.state);
+      const bytes = sealState(options.seal, c.state);
+      const state = contentId(bytes);
+      await ctx.blobs.put(bytes);
+      await mirror(ctx, state, bytes);
       await signAndSubmit(ctx.client, {
         identity: ctx.identity,
         type: "reportProgress",

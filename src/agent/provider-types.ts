@@ -15,6 +15,7 @@ import type { BenchmarkOptions } from "./benchmark.ts";
 import type { FetchBlobResult } from "./blob-fetch.ts";
 import type { StageJournal, StageResult } from "./journal.ts";
 import type { OnboardReport, ProviderNode } from "./onboard.ts";
+import type { RelayOptions, RelayRoutes } from "./relay.ts";
 import type { RttProbe, RttProbeSettings } from "./rtt-probe.ts";
 
 export interface StartProviderOptions {
@@ -62,6 +63,11 @@ export interface StartProviderOptions {
    * catch it. Never set on a real provider.
    */
   readonly lazy?: boolean;
+  /**
+   * Serve the relay role (relay.ts: `/v1/relay/…`, sealed blobs only) on this agent's endpoint.
+   * Always on for a node of resource class `relay`; other agents serve it when this is given.
+   */
+  readonly relay?: RelayOptions;
   /** How often the verifier role polls for tasks (default 250 ms). */
   readonly taskPollMs?: number;
   /** Checkpoint every k steps (default 4, as the in-process pipeline). */
@@ -118,6 +124,8 @@ export type ProviderEvent =
    * A stage placed here after its provider vanished: resumed from checkpoint `index` (`step`), with
    * the state from `source` — or, if no source served a state that hashes right, run from step 0.
    */
+  /** The requester released a restricted stage's key to this node, and it opened (stage-seal.ts). */
+  | { readonly type: "keyReceived"; readonly jobId: string; readonly stage: string }
   | {
       readonly type: "resumed";
       readonly jobId: string;
@@ -207,6 +215,8 @@ export interface Provider {
   readonly journal: StageJournal;
   /** The RTT probe (its coordinate, and `round()` to measure now), unless `rttProbe: false`. */
   readonly rttProbe: RttProbe | undefined;
+  /** The relay role's accounting and stats, when this agent serves it. */
+  readonly relay: Pick<RelayRoutes, "accounting" | "stats"> | undefined;
   stats(): ProviderStats;
   /** Stop taking work, let work in progress finish (up to `stopGraceMs`), close everything. */
   stop(): Promise<void>;

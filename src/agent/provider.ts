@@ -24,6 +24,7 @@ import { type AgentHttpServer, serveApp } from "./http.ts";
 import { type OnboardReport, onboard } from "./onboard.ts";
 import { openProviderContext, type ProviderContext, reportError } from "./provider-context.ts";
 import type { Provider, ProviderStats, StartProviderOptions } from "./provider-types.ts";
+import { type RelayRoutes, relayRoutes } from "./relay.ts";
 import { createRttProbe, pingRoutes, type RttProbe } from "./rtt-probe.ts";
 import { startVerifierRole } from "./verification.ts";
 import { reconcileJournal } from "./work-assignment.ts";
@@ -56,7 +57,7 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
   const controller = new AbortController();
   const ctx = await openProviderContext(options, controller.signal);
   const probe = rttProbeOf(ctx, options);
-  const { app, blobService } = agentRoutes(ctx, options, probe);
+  const { app, blobService, relay } = agentRoutes(ctx, options, probe);
   const { server, onboarding } = await serveAndOnboard(ctx, options, app).catch(async (error: unknown) => {
     if (ctx.ownsPool) await ctx.pool.close();
     throw error;
@@ -79,6 +80,7 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
     onboarding,
     journal: ctx.journal,
     rttProbe: probe,
+    relay: relay === undefined ? undefined : { accounting: relay.accounting, stats: relay.stats },
     stats: () => statsOf(ctx, blobService),
     stop: () =>
       stopAgent({ ctx, controller, queue, consuming, probe, server, graceMs: options.stopGraceMs ?? 10_000 }),
@@ -119,12 +121,15 @@ function rttProbeOf(ctx: ProviderContext, options: StartProviderOptions): RttPro
   });
 }
 
-/** What other agents reach on this one: its blobs, the qpu half of its loops and its ping. */
+/**
+ * What other agents reach on this one: its blobs, the qpu half of its loops and its ping; on a relay
+ * node (or with `relay`), the relay role, which forwards sealed blobs only.
+ */
 function agentRoutes(
   ctx: ProviderContext,
   options: StartProviderOptions,
   probe: RttProbe | undefined,
-): { app: Hono; blobService: BlobRoutes } {
+): { app: Hono; blobService: BlobRoutes; relay: RelayRoutes | undefined } {
   const blobService = blobRoutes({
     blobs: ctx.blobs,
     ...(options.blobChunkSize === undefined ? {} : { chunkSize: options.blobChunkSize }),
@@ -135,7 +140,12 @@ function agentRoutes(
   app.route("/", ctx.loops.app);
   const coordinate = () => probe?.networkCoordinate();
   app.route("/", pingRoutes(ctx.me, coordinate));
-  return { app, blobService };
+  const relay =
+    options.node.resourceClass === "relay" || options.relay !== undefined
+      ? relayRoutes({ fetch: ctx.fetch, ...options.relay })
+      : undefined;
+  if (relay !== undefined) app.route("/", relay.app);
+  return { app, blobService, relay };
 }
 
 /**

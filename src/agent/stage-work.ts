@@ -23,6 +23,7 @@ import type { BlobStore } from "../store/blob-store.ts";
 import { runCheating } from "./adversary.ts";
 import { type FetchBlobResult, fetchBlob } from "./blob-fetch.ts";
 import type { StageResult } from "./journal.ts";
+import { openState, type StageSeal, sealState } from "./stage-seal.ts";
 
 export interface StageWorkOptions {
   readonly pool: WorkerPool;
@@ -40,6 +41,8 @@ export interface StageWorkOptions {
   readonly resumeSources?: readonly string[];
   /** How a resume went: from which source, or why the stage runs from step 0 instead. */
   readonly onResume?: (outcome: { readonly source: string } | { readonly fromScratch: string }) => void;
+  /** A restricted stage's key (stage-seal.ts): checkpoint states are stored and read sealed. */
+  readonly seal?: StageSeal | undefined;
 }
 
 export interface StageWorkResult extends StageResult {
@@ -123,6 +126,7 @@ export async function runStage(assignment: Assignment, options: StageWorkOptions
     // A resumed run holds the states from its resume point on (a verifier is sent only there).
     states: resume === undefined ? (run.states ?? []) : [resume.stateBytes, ...(run.states ?? [])],
     ...(resumedAt === 0 ? {} : { statesFrom: resumedAt }),
+    seal: options.seal,
   });
   return {
     root: run.root,
@@ -160,14 +164,16 @@ async function resumePoint(
       attempts: 2,
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     });
-    if (hashStateBytes(assignment.program, r.step, got.bytes) !== r.hash) {
+    // A restricted stage's reported state is sealed; its hash is over the plaintext.
+    const stateBytes = openState(options.seal, got.bytes);
+    if (hashStateBytes(assignment.program, r.step, stateBytes) !== r.hash) {
       throw new SwitchyardError(
         "STATE_HASH_MISMATCH",
         `the state of checkpoint ${r.index} does not hash to the reported checkpoint`,
       );
     }
     options.onResume?.({ source: got.source });
-    return { checkpoints: r.checkpoints as Hex32[], stateBytes: got.bytes };
+    return { checkpoints: r.checkpoints as Hex32[], stateBytes };
   } catch (error) {
     options.onResume?.({ fromScratch: error instanceof Error ? error.message : String(error) });
     return undefined;
@@ -193,6 +199,7 @@ export async function runCheatingStage(
     program: assignment.program,
     checkpointEvery: options.checkpointEvery,
     ...run,
+    seal: options.seal,
   });
   return {
     root: run.root,
@@ -209,6 +216,9 @@ export async function runCheatingStage(
  * Stores each checkpoint state as a blob and, as one more blob, the manifest a verifier reads:
  * the checkpoint hashes, the output hash (together the leaves of the committed root) and the
  * content id of each state. Returns the manifest's content id, which the commitment names.
+ *
+ * With a `seal` (a restricted stage) each state is stored sealed under the stage key and the manifest
+ * says `sealed: true`: the hashes are public (they are committed anyway), the states are not.
  */
 export async function putCheckpointManifest(
   blobs: BlobStore,
@@ -221,10 +231,11 @@ export async function putCheckpointManifest(
     readonly states: readonly Uint8Array[];
     /** The checkpoint of `states[0]`, when the run holds only the later states (a resumed run). */
     readonly statesFrom?: number;
+    readonly seal?: StageSeal | undefined;
   },
 ): Promise<Cid> {
   const states: Cid[] = [];
-  for (const bytes of run.states) states.push(await blobs.put(bytes));
+  for (const bytes of run.states) states.push(await blobs.put(sealState(run.seal, bytes)));
   return blobs.put(
     canonicalBytes({
       program: run.program,
@@ -234,6 +245,7 @@ export async function putCheckpointManifest(
       outputHash: run.outputHash,
       states,
       ...(run.statesFrom === undefined ? {} : { statesFrom: run.statesFrom }),
+      ...(run.seal === undefined ? {} : { sealed: true }),
     }),
   );
 }

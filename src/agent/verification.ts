@@ -30,6 +30,7 @@ import { fetchBlob } from "./blob-fetch.ts";
 import { mirror } from "./progress.ts";
 import type { ProviderContext } from "./provider-context.ts";
 import { reportError } from "./provider-context.ts";
+import { openState, type StageSeal, sealState, stageSealFor } from "./stage-seal.ts";
 import { fetchInputs } from "./stage-work.ts";
 
 interface Manifest {
@@ -41,6 +42,8 @@ interface Manifest {
   readonly states: Cid[];
   /** The checkpoint of `states[0]` when the provider resumed a vanished one's run (default 0). */
   readonly statesFrom?: number;
+  /** A restricted stage's states are sealed under its stage key (stage-seal.ts). */
+  readonly sealed?: boolean;
 }
 
 /** A verifier's re-execution of one segment: its hash and stored state at every step. */
@@ -169,7 +172,13 @@ async function manifestOf(ctx: ProviderContext, task: Task): Promise<Manifest> {
 }
 
 /** The state at the start of the checked segment, as the provider revealed it, checked. */
-async function segmentStart(ctx: ProviderContext, task: Task, m: Manifest, program: AnyStepProgram) {
+async function segmentStart(
+  ctx: ProviderContext,
+  task: Task,
+  m: Manifest,
+  program: AnyStepProgram,
+  seal: StageSeal | undefined,
+) {
   const sources = task.providerEndpoint === undefined ? [] : [task.providerEndpoint];
   const held = m.states[task.segment - (m.statesFrom ?? 0)];
   if (held === undefined)
@@ -177,7 +186,7 @@ async function segmentStart(ctx: ProviderContext, task: Task, m: Manifest, progr
       "NOT_FOUND",
       `the provider's manifest holds no state for checkpoint ${task.segment}`,
     );
-  const bytes = await blob(ctx, held, sources);
+  const bytes = openState(seal, await blob(ctx, held, sources));
   if (hashStateBytes(program.id, task.fromStep, bytes) !== m.checkpoints[task.segment]) {
     throw new SwitchyardError(
       "STATE_HASH_MISMATCH",
@@ -198,9 +207,10 @@ async function checkInputs(
   ctx: ProviderContext,
   task: Extract<Task, { kind: "verify" }>,
   program: AnyStepProgram,
+  seal: StageSeal | undefined,
 ): Promise<{ startBytes: Uint8Array; agreed: Leaf; claimed: Leaf } | null> {
   if (task.revealed !== undefined) {
-    const bytes = await blob(ctx, task.revealed.state, [`${ctx.client.url}/v1`]);
+    const bytes = openState(seal, await blob(ctx, task.revealed.state, [`${ctx.client.url}/v1`]));
     if (hashStateBytes(program.id, task.fromStep, bytes) !== task.revealed.agreed.hash) {
       throw new SwitchyardError(
         "STATE_HASH_MISMATCH",
@@ -215,7 +225,7 @@ async function checkInputs(
   }
   try {
     const m = await manifestOf(ctx, task);
-    const startBytes = await segmentStart(ctx, task, m, program);
+    const startBytes = await segmentStart(ctx, task, m, program, seal);
     const leaves = [...m.checkpoints, m.outputHash];
     return {
       startBytes,
@@ -259,7 +269,8 @@ async function verify(
   traces: Map<string, Trace>,
 ): Promise<void> {
   const { program, input } = await programInput(ctx, task);
-  const start = await checkInputs(ctx, task, program);
+  const seal = await stageSealFor(ctx, task.jobId, task.stage, task.deadline);
+  const start = await checkInputs(ctx, task, program, seal);
   if (start === null) {
     await commitAndReveal(ctx, task, "withheld", "0".repeat(64) as Hex32, {});
     ctx.emit({
@@ -271,7 +282,8 @@ async function verify(
     });
     return;
   }
-  const fromCid = await ctx.blobs.put(start.startBytes);
+  // A restricted stage's states stay sealed in this agent's store too: its blob server serves any cid.
+  const fromCid = await ctx.blobs.put(sealState(seal, start.startBytes));
   const trace: Trace = {
     hashes: new Map([[task.fromStep, start.agreed.hash]]),
     cids: new Map([[task.fromStep, fromCid]]),
@@ -281,7 +293,7 @@ async function verify(
     state = program.step(state);
     const bytes = program.encodeState(state);
     trace.hashes.set(s, hashStateBytes(program.id, s, bytes));
-    trace.cids.set(s, await ctx.blobs.put(bytes));
+    trace.cids.set(s, await ctx.blobs.put(sealState(seal, bytes)));
   }
   traces.set(`${task.jobId}/${task.stage}`, trace);
   const computed = trace.hashes.get(task.toStep)!;
@@ -306,7 +318,13 @@ async function revealCheckedState(
   task: Extract<Task, { kind: "reveal" }>,
 ): Promise<void> {
   const m = JSON.parse(new TextDecoder().decode(await ctx.blobs.get(task.manifest as Cid))) as Manifest;
-  const cid = m.states[task.segment]!;
+  const cid = m.states[task.segment - (m.statesFrom ?? 0)];
+  if (cid === undefined) {
+    throw new SwitchyardError(
+      "NOT_FOUND",
+      `this agent holds no state for checkpoint ${task.segment} of ${task.stage}`,
+    );
+  }
   await mirror(ctx, cid, await ctx.blobs.get(cid));
   const leaves = [...m.checkpoints, m.outputHash];
   await signAndSubmit(ctx.client, {
@@ -367,14 +385,15 @@ async function answer(
     // The provider's own path from its committed checkpoint (a cheater's from its own corrupted one).
     const { program, input } = await programInput(ctx, task);
     const m = await manifestOf(ctx, task);
-    let s = program.decodeState(await segmentStart(ctx, task, m, program), input);
+    const seal = await stageSealFor(ctx, task.jobId, task.stage, task.deadline);
+    let s = program.decodeState(await segmentStart(ctx, task, m, program, seal), input);
     const honest = task.role === "challenger" || !cheat;
     for (let i = task.fromStep + 1; i <= task.step; i++) {
       s = honest ? program.step(s) : cheatStep(program, s, input, i, task.checkpointEvery);
     }
     const bytes = program.encodeState(s);
     hash = hashStateBytes(program.id, task.step, bytes);
-    state = await ctx.blobs.put(bytes);
+    state = await ctx.blobs.put(sealState(seal, bytes));
   }
   await signAndSubmit(ctx.client, {
     identity: ctx.identity,
@@ -392,10 +411,11 @@ async function answer(
 
 async function referee(ctx: ProviderContext, task: Extract<Task, { kind: "referee" }>): Promise<void> {
   const { program, input } = await programInput(ctx, task);
+  const seal = await stageSealFor(ctx, task.jobId, task.stage, task.deadline);
   let bytes: Uint8Array | undefined;
   for (const source of task.sources) {
     try {
-      const b = await blob(ctx, source.cid, source.from === undefined ? [] : [source.from]);
+      const b = openState(seal, await blob(ctx, source.cid, source.from === undefined ? [] : [source.from]));
       if (hashStateBytes(program.id, task.step, b) === task.agreed) {
         bytes = b;
         break;

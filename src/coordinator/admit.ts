@@ -5,8 +5,9 @@
  * `revealState` (docs/verification.md §9): a provider answering a `withheld` verdict names the
  * checked segment's start state. The coordinator sequences it only if it holds those bytes in its
  * blob cache (so the verifier can fetch them) and they are the state the committed checkpoint names
- * (hashed as the runtime hashes checkpoints). So a revealed state is never missing or wrong, and a
- * verifier cannot claim it was withheld twice.
+ * (hashed as the runtime hashes checkpoints; for a sealed stage, whose bytes it cannot open, only
+ * presence). So a revealed state is never missing (nor, unsealed, wrong), and a verifier cannot
+ * claim it was withheld twice.
  */
 import type { State } from "../core/index.ts";
 import type { Envelope } from "../protocol/envelope.ts";
@@ -19,7 +20,8 @@ export function admitWithBlobs(blobs: BlobCache): (env: Envelope, state: State) 
   return (env, state) => {
     if (env.type !== "revealState") return;
     const body = env.body;
-    const stage = state.jobs.get(body.jobId as JobId)?.stages.get(body.stage);
+    const job = state.jobs.get(body.jobId as JobId);
+    const stage = job?.stages.get(body.stage);
     const check = stage?.check;
     if (stage === undefined || check?.fromStep === undefined) return; // apply gives the typed refusal
     let bytes: Uint8Array;
@@ -32,6 +34,9 @@ export function admitWithBlobs(blobs: BlobCache): (env: Envelope, state: State) 
         { details: { cid: body.state } },
       );
     }
+    // A sealed job's state is ciphertext the coordinator cannot open: it vouches for presence only,
+    // and the verifier, which holds the stage key, checks the hash.
+    if (job?.sealed === true && stage.spec.jurisdictions !== undefined) return;
     if (hashStateBytes(stage.spec.program, check.fromStep, bytes) !== body.agreed.hash) {
       throw new SwitchyardError(
         "STATE_HASH_MISMATCH",

@@ -257,6 +257,8 @@ function stageView(stage: Stage): StageView {
     resumeFrom: stage.resumeFrom === undefined ? undefined : progressView(stage.resumeFrom),
     handoffs: stage.handoffs?.map((h) => ({ ...h })),
     payouts: stage.payouts?.map((p) => ({ ...p, amount: p.amount.toString() })),
+    jurisdictions: spec.jurisdictions === undefined ? undefined : [...spec.jurisdictions],
+    keys: stage.keys?.map((k) => ({ ...k })),
   };
   return {
     name: spec.name,
@@ -287,6 +289,7 @@ export function jobView(state: State, job: Job): JobView {
     requester: job.requester,
     budget: job.budget.toString(),
     submittedAt: job.submittedAt,
+    ...(job.sealed === true ? { sealed: true } : {}),
     status: job.status,
     ...(job.refund === undefined ? {} : { refund: job.refund.toString() }),
     escrow: balanceOf(state, accounts.escrow(job.id)).toString(),

@@ -30,6 +30,7 @@ import {
 import { newJournal } from "./ledger/journal.ts";
 import { applyRegisterNode, applyReportCoordinate } from "./market/nodes.ts";
 import { applyPostOffer, applyWithdrawOffer } from "./market/offers.ts";
+import { applyReleaseKey } from "./routing/keys.ts";
 import { applyPriceEpoch } from "./routing/price-epoch.ts";
 import { type State, stageKey } from "./state.ts";
 import {
@@ -119,6 +120,9 @@ function applyMessage(ctx: MessageContext, env: Envelope): void {
       return;
     case "reportProgress":
       applyReportProgress(ctx, env.body);
+      return;
+    case "releaseKey":
+      applyReleaseKey(ctx, env.body);
       return;
     default: {
       const never: never = env;

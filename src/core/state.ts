@@ -4,6 +4,7 @@
  * itself determined by the log; snapshots preserve it, so a restored state iterates exactly like a
  * replayed one.
  */
+
 import type { Cid, Hex32, JobId, OfferId, PublicKeyHex } from "../protocol/ids.ts";
 import type { StageSpec } from "../protocol/messages.ts";
 import type { NetworkCoordinate } from "../protocol/network-coordinate.ts";
@@ -12,6 +13,7 @@ import { defaultParams } from "../protocol/params.ts";
 import type { Handoff, Payout, Progress } from "./jobs/progress.ts";
 import type { ReputationRecord } from "./reputation/reputation.ts";
 import type { EffectiveCost } from "./routing/effective-cost.ts";
+import type { ReleasedKey } from "./routing/keys.ts";
 import type { DisputeState } from "./verification/dispute.ts";
 
 export interface NodeRecord {
@@ -137,6 +139,8 @@ export interface Stage {
   handoffs?: Handoff[];
   /** Who was paid what at settlement, when the steps were shared between providers. */
   payouts?: Payout[];
+  /** A restricted stage's key, sealed to each node the requester released it to (routing/keys.ts). */
+  keys?: ReleasedKey[];
 }
 
 export interface ReplicationRecord {
@@ -240,6 +244,8 @@ export interface Job {
   /** Micro-credits per second of waiting (submitJob), priced by the matcher; 0 if not given. */
   readonly valueOfTimePerSecond?: number;
   readonly submittedAt: number;
+  /** The requester releases stage keys: its restricted stages' states are sealed (routing/keys.ts). */
+  readonly sealed?: true;
   readonly stages: Map<string, Stage>;
   status: "open" | "finished";
   refund?: bigint;

@@ -289,12 +289,18 @@ export const stageViewSchema = z.strictObject({
   payouts: z
     .array(z.strictObject({ provider: hex, fromStep: z.number().int(), toStep: z.number().int(), amount }))
     .optional(),
+  /** Where the stage's data may be read in plaintext; absent: anywhere (its states are not sealed). */
+  jurisdictions: z.array(z.string()).optional(),
+  /** A restricted stage's key, sealed to each node the requester released it to (`releaseKey`). */
+  keys: z.array(z.strictObject({ to: hex, sealed: z.string() })).optional(),
 });
 export const jobViewSchema = z.strictObject({
   id: hex,
   requester: hex,
   budget: amount,
   submittedAt: z.number().int(),
+  /** The requester releases stage keys: restricted stages' states are sealed. */
+  sealed: z.boolean().optional(),
   status: z.enum(["open", "finished"]),
   refund: amount.optional(),
   escrow: amount,

@@ -154,6 +154,12 @@ export const submitJobSchema = z.strictObject({
    * risk and verification only.
    */
   valueOfTimePerSecond: z.number().int().min(0).max(1_000_000_000).optional(),
+  /**
+   * The requester holds a job key and releases each restricted stage's key through the log
+   * (`releaseKey`, sdk/release-stage-keys.ts): the checkpoint states of every stage with
+   * `jurisdictions` are then sealed, and its provider waits for its key before it runs.
+   */
+  sealed: z.literal(true).optional(),
 });
 
 /**
@@ -270,6 +276,26 @@ export const reportProgressSchema = z.strictObject({
   state: cidSchema,
 });
 
+/** Bytes of a stage key sealed to one node: ephemeral X25519 key (32), key (32), tag (16). */
+export const sealedStageKeyBytes = 80;
+
+/**
+ * The requester hands the key of a restricted stage (one with `jurisdictions`) to one node: the
+ * stage key sealed to the node's identity (protocol/key-wrap.node.ts), so the log, the coordinator
+ * and everyone reading them see only ciphertext. The core accepts it only from the job's requester
+ * and only for a node the key-release rule allows (core/routing/keys.ts).
+ */
+export const releaseKeySchema = z.strictObject({
+  ...stageRef,
+  to: publicKeySchema,
+  sealed: z
+    .string()
+    .regex(
+      new RegExp(`^[0-9a-f]{${sealedStageKeyBytes * 2}}$`),
+      `a sealed stage key is ${sealedStageKeyBytes} bytes of lower-case hex`,
+    ),
+});
+
 /** Message type → body schema. The type string is part of the signed domain. */
 export const messageSchemas = {
   faucet: faucetSchema,
@@ -294,6 +320,7 @@ export const messageSchemas = {
   canaryCommit: canaryCommitSchema,
   revealCanary: revealCanarySchema,
   reportProgress: reportProgressSchema,
+  releaseKey: releaseKeySchema,
 } as const;
 
 export type MessageType = keyof typeof messageSchemas;

@@ -1,10 +1,16 @@
-/** `switchyard submit <spec.yaml> [--watch]`: sign and submit a job; optionally watch it to the end. */
+/**
+ * `switchyard submit <spec.yaml> [--watch]`: sign and submit a job; optionally watch it to the end.
+ * A spec with `sealed: true` needs `--watch`: this process holds the job key and releases each
+ * restricted stage's key through the log while the job runs (sdk/release-stage-keys.ts).
+ */
 import { readFileSync } from "node:fs";
 import type { JobView } from "../../protocol/api.ts";
 import { SwitchyardError } from "../../protocol/errors.ts";
+import { generateJobKey } from "../../protocol/job-crypto.node.ts";
 import { parseJobSpec } from "../../protocol/job-spec.ts";
 import { formatCredits } from "../../protocol/money.ts";
 import { getJob, getNodes, submitJob, watchJob } from "../../sdk/index.ts";
+import { releaseStageKeys } from "../../sdk/release-stage-keys.ts";
 import { cliClient, cliIdentity } from "../client.ts";
 import type { Output } from "../output.ts";
 import { placementWhy, stagesTable } from "../stage-table.ts";
@@ -24,9 +30,25 @@ export async function submit(options: SubmitOptions, out: Output): Promise<numbe
     throw new SwitchyardError("NOT_FOUND", `cannot read job spec ${options.spec}`, { cause });
   }
   const spec = parseJobSpec(text, options.spec);
+  if (spec.sealed === true && !options.watch) {
+    throw new SwitchyardError(
+      "MALFORMED",
+      "a sealed job needs --watch: this process holds its job key and releases the stage keys while it runs",
+    );
+  }
   const client = cliClient(options.coordinator);
   const identity = await cliIdentity(options.key);
   const { jobId, receipt } = await submitJob(client, { identity, spec });
+  const stopReleasing = new AbortController();
+  const releasing =
+    spec.sealed === true
+      ? releaseStageKeys(client, {
+          identity,
+          jobId,
+          jobKey: generateJobKey(),
+          watch: { intervalMs: 250, signal: stopReleasing.signal },
+        })
+      : undefined;
   out.progress(
     `job ${jobId} accepted at seq ${receipt.seq}; ${formatCredits(spec.budget)} credits locked in escrow`,
   );
@@ -34,7 +56,10 @@ export async function submit(options: SubmitOptions, out: Output): Promise<numbe
     out.result({ jobId, receipt }, () => jobId);
     return 0;
   }
-  const job = await watchToEnd(client, jobId, out);
+  const job = await watchToEnd(client, jobId, out).finally(() => stopReleasing.abort());
+  const keys = await releasing;
+  for (const r of keys?.refused ?? [])
+    out.progress(`key of ${r.stage} not released to ${r.to.slice(0, 12)}…: ${r.message}`);
   const nodes = await getNodes(client);
   out.result({ jobId, receipt, job }, () =>
     [

@@ -9,6 +9,7 @@ import type { ApplyContext } from "../context.ts";
 import { available, staked } from "../ledger/accounts.ts";
 import { slash } from "../ledger/handlers.ts";
 import { balanceOf, bpsFloor } from "../ledger/ledger.ts";
+import { isRestricted } from "../routing/keys.ts";
 import type { Job, Stage } from "../state.ts";
 import { expireCheck, recordReputation } from "../verification/live.ts";
 import { resolveGroupIfComplete } from "../verification/replication-live.ts";
@@ -37,19 +38,46 @@ function timeOut(ctx: ApplyContext, job: Job, key: string, stage: Stage): void {
   delete stage.price;
   delete stage.deadline;
   if (stage.attempts >= ctx.state.params.maxAttempts) {
-    const reason = `no provider finished it in ${stage.attempts} attempts`;
-    if (stage.replication !== undefined && stage.spec.name !== stage.replication.group) {
-      // A replica that never finished: its group decides with the members that committed.
-      transition(ctx, key, stage, "failed");
-      stage.failure = reason;
-      ctx.effects.push({ type: "stageFailed", jobId: job.id, stage: stage.spec.name, reason });
-      resolveGroupIfComplete(ctx, job, stage);
-    } else failStage(ctx, job, stage, reason);
-    finishJobIfDone(ctx, job);
+    failForGood(ctx, job, key, stage, `no provider finished it in ${stage.attempts} attempts`);
     return;
   }
   transition(ctx, key, stage, "pending");
   ctx.effects.push({ type: "stageReassigned", jobId: job.id, stage: stage.spec.name, from: provider });
+}
+
+function failForGood(ctx: ApplyContext, job: Job, key: string, stage: Stage, reason: string): void {
+  if (stage.replication !== undefined && stage.spec.name !== stage.replication.group) {
+    // A replica that never finished: its group decides with the members that committed.
+    transition(ctx, key, stage, "failed");
+    stage.failure = reason;
+    ctx.effects.push({ type: "stageFailed", jobId: job.id, stage: stage.spec.name, reason });
+    resolveGroupIfComplete(ctx, job, stage);
+  } else failStage(ctx, job, stage, reason);
+  finishJobIfDone(ctx, job);
+}
+
+/**
+ * A restricted stage of a sealed job cannot start before the requester releases its key to the
+ * provider (the agent waits for it before `startStage`). If the start deadline passes without that
+ * release, the delay is the requester's: the provider is neither slashed nor marked, and the stage
+ * fails (placing it again would wait for the same requester).
+ */
+function keyWithheld(job: Job, stage: Stage): boolean {
+  return (
+    job.sealed === true &&
+    isRestricted(stage) &&
+    stage.status === "matched" &&
+    !(stage.keys ?? []).some((k) => k.to === stage.provider)
+  );
+}
+
+function failWithheldKey(ctx: ApplyContext, job: Job, key: string, stage: Stage): void {
+  releasePlacement(ctx, stage);
+  delete stage.provider;
+  delete stage.offerId;
+  delete stage.price;
+  delete stage.deadline;
+  failForGood(ctx, job, key, stage, "the requester did not release the stage key to its provider in time");
 }
 
 export function applyTick(ctx: ApplyContext): void {
@@ -64,7 +92,8 @@ export function applyTick(ctx: ApplyContext): void {
     if (stage.status === "committed") {
       if (stage.check !== undefined) expireCheck(ctx, job, key, stage);
       else acceptAndContinue(ctx, job, stage);
-    } else timeOut(ctx, job, key, stage);
+    } else if (keyWithheld(job, stage)) failWithheldKey(ctx, job, key, stage);
+    else timeOut(ctx, job, key, stage);
   }
   placePending(ctx);
 }

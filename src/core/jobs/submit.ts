@@ -142,6 +142,7 @@ export function applySubmitJob(ctx: MessageContext, body: MessageBody<"submitJob
     budget: body.budget,
     ...(body.valueOfTimePerSecond === undefined ? {} : { valueOfTimePerSecond: body.valueOfTimePerSecond }),
     submittedAt: ctx.time,
+    ...(body.sealed === true ? { sealed: true as const } : {}),
     stages,
     status: "open",
   };

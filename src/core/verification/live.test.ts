@@ -46,8 +46,16 @@ function network() {
   return net;
 }
 
-function submitSpot(net: LocalNetwork): JobId {
-  return submitJobOf(net, requester, [trainStage({ jurisdictions: ["EU"], verification: "spot" })]);
+function submitSpot(net: LocalNetwork, sealed = false): JobId {
+  const before = new Set(net.state.jobs.keys());
+  must(
+    net.send(requester, "submitJob", {
+      budget: 10_000_000n,
+      ...(sealed ? { sealed: true as const } : {}),
+      stages: [trainStage({ jurisdictions: ["EU"], verification: "spot" })],
+    }),
+  );
+  return [...net.state.jobs.keys()].find((k) => !before.has(k))!;
 }
 
 /** The true state hash after `step` steps, on the path through `from` at `fromStep`. */
@@ -276,6 +284,27 @@ describe("live spot verification", () => {
     checkAllInvariants(net.state);
   });
 
+  test("a restricted stage's verifier and referee are drawn only inside its jurisdictions (they must hold its key)", () => {
+    const drawn = new Set<string>();
+    for (let seed = 0; seed < 6; seed++) {
+      const net = network();
+      const job = submitSpot(net);
+      const stage = stageOf(net, job);
+      const bad = run(`cheat-${seed}`, 3);
+      startAndCommit(net, job, bad);
+      const { verifier, outcome } = commitAndReveal(net, job, stage, bad);
+      must(outcome);
+      playDispute(net, job, stage, bad, verifierView(stage, bad), verifier);
+      assert.equal(stage.check?.phase, "refereeing");
+      for (const who of [verifier.who.publicKey, stage.check!.referee!]) {
+        const node = net.state.nodes.get(who as PublicKeyHex)!;
+        assert.ok(node.jurisdictions.includes("EU"), `${node.name} is outside the stage's EU`);
+        drawn.add(node.name);
+      }
+    }
+    assert.ok(drawn.size >= 2, `the draw still varies among EU nodes: ${[...drawn].join(", ")}`);
+  });
+
   test("a provider that goes silent in the dispute loses it", () => {
     const net = network();
     const job = submitSpot(net);
@@ -379,6 +408,31 @@ describe("live spot verification", () => {
     assert.notEqual(stage.check?.verifier, first);
     assert.ok(stage.check?.skipped.includes(first));
     assert.ok(balanceOf(net.state, staked(first)) < stakeBefore);
+    checkAllInvariants(net.state);
+  });
+
+  test("a verifier of a sealed stage that never got its key is replaced without being slashed", () => {
+    const net = network();
+    const job = submitSpot(net, true);
+    const stage = stageOf(net, job);
+    startAndCommit(net, job, run("honest"));
+    const first = stage.check!.verifier!;
+    const stakeBefore = balanceOf(net.state, staked(first));
+    net.advance(net.state.params.verdictWindowMs + 1);
+    must(net.tick());
+    assert.equal(stage.check?.phase, "verifying");
+    assert.notEqual(stage.check?.verifier, first);
+    assert.ok(stage.check?.skipped.includes(first));
+    assert.equal(balanceOf(net.state, staked(first)), stakeBefore, "the requester withheld its key");
+    // The next one is given the key and still stays silent: that delay is its own.
+    const second = stage.check!.verifier!;
+    must(
+      net.send(requester, "releaseKey", { jobId: job, stage: "train", to: second, sealed: "5e".repeat(80) }),
+    );
+    const secondStake = balanceOf(net.state, staked(second));
+    net.advance(net.state.params.verdictWindowMs + 1);
+    must(net.tick());
+    assert.ok(balanceOf(net.state, staked(second)) < secondStake);
     checkAllInvariants(net.state);
   });
 

@@ -37,6 +37,7 @@ import {
   reputationKey,
   riskPpm,
 } from "../reputation/reputation.ts";
+import { isRestricted, mayHoldStageKey } from "../routing/keys.ts";
 import type { Check, CheckOutcome, CheckRecord, Job, Stage, State } from "../state.ts";
 import { stageKey } from "../state.ts";
 import { beacon } from "./beacon.ts";
@@ -185,6 +186,9 @@ function eligible(state: State, stage: Stage, check: Check, parties: readonly Pu
     if (stage.barred?.includes(node.id)) continue;
     // A provider that vanished from the stage is paid for its prefix if the result is accepted.
     if (stage.handoffs?.some((h) => h.provider === node.id)) continue;
+    // A restricted stage's states are sealed: only a node that may hold its key can check them
+    // (routing/keys.ts), so nobody outside its jurisdictions is drawn to read them.
+    if (isRestricted(stage) && !mayHoldStageKey(state, stage, node.id)) continue;
     out.push(node.id);
   }
   return out;
@@ -447,7 +451,8 @@ export function expireCheck(ctx: ApplyContext, job: Job, key: string, stage: Sta
     case "verifying":
     case "revealing": {
       const silent = check.verifier!;
-      slashForDelay(ctx, job, silent, `did not reveal a verdict on ${stage.spec.name} in time`);
+      if (!keyWithheld(job, stage, silent))
+        slashForDelay(ctx, job, silent, `did not reveal a verdict on ${stage.spec.name} in time`);
       check.skipped.push(silent);
       delete check.verifier;
       assignVerifier(ctx, job, key, stage, check);
@@ -478,7 +483,8 @@ export function expireCheck(ctx: ApplyContext, job: Job, key: string, stage: Sta
     }
     case "refereeing": {
       const silent = check.referee!;
-      slashForDelay(ctx, job, silent, `did not referee ${stage.spec.name} in time`);
+      if (!keyWithheld(job, stage, silent))
+        slashForDelay(ctx, job, silent, `did not referee ${stage.spec.name} in time`);
       check.skipped.push(silent);
       delete check.referee;
       assignReferee(ctx, job, key, stage, check);
@@ -489,6 +495,14 @@ export function expireCheck(ctx: ApplyContext, job: Job, key: string, stage: Sta
       throw new SwitchyardError("INVARIANT_VIOLATED", `unknown verification phase ${String(never)}`);
     }
   }
+}
+
+/**
+ * True when `who` could not read a sealed stage's states because the requester never released the
+ * key to it: its silence is the requester's doing, so it is replaced without being slashed.
+ */
+function keyWithheld(job: Job, stage: Stage, who: PublicKeyHex): boolean {
+  return job.sealed === true && isRestricted(stage) && !(stage.keys ?? []).some((k) => k.to === who);
 }
 
 function slashForDelay(ctx: ApplyContext, job: Job, who: PublicKeyHex, reason: string): void {
