@@ -19,13 +19,15 @@ import { pgliteEventStore } from "../src/store/pglite-event-store.ts";
 
 const root = resolve(import.meta.dirname, "..");
 
-test("a pipeline whose provider is killed mid-stage still completes: resumed from its last checkpoint, each step paid once, the log audits clean", async () => {
+test("a pipeline whose provider is killed mid-stage still completes: resumed from its last checkpoint, each step paid once, the log audits clean", {
+  timeout: 600_000,
+}, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "switchyard-failover-"));
   try {
     const run = spawnSync(
       process.execPath,
       ["--import", "tsx", "src/cli/main.ts", "demo", "--kill-provider", "--json", "--data-dir", dataDir],
-      { cwd: root, encoding: "utf8", timeout: 285_000 },
+      { cwd: root, encoding: "utf8", timeout: 590_000 },
     );
     assert.equal(run.status, 0, `demo --kill-provider exited ${run.status}: ${run.stderr.slice(-2000)}`);
     const report = JSON.parse(run.stdout);

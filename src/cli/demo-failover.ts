@@ -32,13 +32,15 @@ export const killModeParams: Partial<Params> = {
 
 /**
  * The training stage made long enough to kill mid-run (16 epochs ≈ 1,200 steps, a few seconds on
- * one core) and declared at 10 s, so its deadline comes 12 s after it starts.
+ * one core) and declared at 20 s, so its deadline comes 22 s after it starts: late enough that the
+ * provider that resumes it finishes in time even on a machine busy with other work (at 10 s a
+ * loaded run missed it too, and with both EU gpus out the stage could not be placed again).
  */
 export function killModeSpec(spec: SubmitJob): SubmitJob {
   return {
     ...spec,
     stages: spec.stages.map((s) =>
-      s.name === failoverStage ? { ...s, seconds: 10, params: { ...s.params, epochs: 16 } } : s,
+      s.name === failoverStage ? { ...s, seconds: 20, params: { ...s.params, epochs: 16 } } : s,
     ),
   };
 }
