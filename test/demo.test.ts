@@ -37,6 +37,12 @@ test("npm start's demo runs the seed pipeline on a real local network, settles i
     assert.ok(report.loop.roundTrips >= 30);
     assert.equal(report.audit.ok, true);
     assert.equal(report.audit.stateHash, report.audit.acknowledgedStateHash);
+    // Sealed: the EU-only training stage's key went, through the log, only to EU nodes.
+    assert.ok(report.sealing.released.length >= 2, "its provider and its verifier");
+    for (const k of report.sealing.released) {
+      assert.equal(k.stage, "train");
+      assert.match(k.to, /\((Frankfurt|Paris|Amsterdam)\)$/, `${k.to} is inside the EU`);
+    }
     // Each spot-checked stage reports its decision and outcome; honest providers are never slashed.
     for (const name of ["train", "evaluate"]) {
       const v = stage(name).verification;

@@ -14,9 +14,11 @@ import { nodeEd25519 } from "../protocol/ed25519.node.ts";
 import { identityFromSecret } from "../protocol/envelope.ts";
 import { predictRttMs } from "../protocol/geo.ts";
 import type { Cid } from "../protocol/ids.ts";
+import { generateJobKey } from "../protocol/job-crypto.node.ts";
 import { parseJobSpec } from "../protocol/job-spec.ts";
 import { formatCredits } from "../protocol/money.ts";
 import { getNodes, getStatus, signAndSubmit, submitJob } from "../sdk/index.ts";
+import { releaseStageKeys } from "../sdk/release-stage-keys.ts";
 import { auditStore } from "../store/audit.ts";
 import { pgliteEventStore } from "../store/pglite-event-store.ts";
 import { cliClient } from "./client.ts";
@@ -114,6 +116,14 @@ export interface NetworkDemoReport {
     readonly signatures: number;
     readonly error?: unknown;
   };
+  /**
+   * The job is sealed: each EU-only stage's key, released by the requester through the log, and to
+   * whom (only nodes inside the EU; the core refuses any other recipient).
+   */
+  readonly sealing: {
+    readonly released: ReadonlyArray<{ readonly stage: string; readonly to: string }>;
+    readonly refused: ReadonlyArray<{ readonly stage: string; readonly to: string; readonly code: string }>;
+  };
   /** With --cheat: whether the cheater was caught, what it lost, and who re-ran its stage. */
   readonly cheat?: {
     readonly provider: string;
@@ -152,11 +162,21 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
     const requester = identityFromSecret(nodeEd25519, new Uint8Array(randomBytes(32)));
     await signAndSubmit(client, { identity: requester, type: "faucet", body: { amount: "100000000" } });
     const seed = parseJobSpec(readFileSync(specPath, "utf8"), specPath);
-    const spec = options.killProvider === true ? killModeSpec(seed) : seed;
+    const chosen = options.killProvider === true ? killModeSpec(seed) : seed;
+    // Sealed: the EU-only training stage's checkpoint states are encrypted with a stage key this
+    // requester releases, through the log, only to nodes inside the EU (docs/routing.md).
+    const spec = { ...chosen, sealed: true as const };
     out.progress(
-      `submitting ${specPath}${spec === seed ? "" : " (training made longer to kill it mid-run)"}: ${spec.stages.length} stages, budget ${formatCredits(spec.budget)} credits`,
+      `submitting ${specPath}${chosen === seed ? "" : " (training made longer to kill it mid-run)"}, sealed: ${spec.stages.length} stages, budget ${formatCredits(spec.budget)} credits`,
     );
     const { jobId } = await submitJob(client, { identity: requester, spec });
+    const stopReleasing = new AbortController();
+    const releasing = releaseStageKeys(client, {
+      identity: requester,
+      jobId,
+      jobKey: generateJobKey(),
+      watch: { intervalMs: 100, signal: stopReleasing.signal },
+    });
     const killing: Promise<Kill | undefined> =
       options.killProvider === true
         ? killWhenProgressed(client, network, jobId, () => getNodes(client), out).catch((error: unknown) => {
@@ -164,7 +184,8 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
             return undefined;
           })
         : Promise.resolve(undefined);
-    const job = await watchToEnd(client, jobId, out);
+    const job = await watchToEnd(client, jobId, out).finally(() => stopReleasing.abort());
+    const keys = await releasing;
     const kill = await killing;
     const nodes = await getNodes(client);
     const status = await getStatus(client);
@@ -240,6 +261,10 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
         ...(audit.error === undefined ? {} : { error: audit.error }),
       },
       ...(cheat === undefined ? {} : { cheat }),
+      sealing: {
+        released: keys.released.map((r) => ({ stage: r.stage, to: nodeName(nodes, r.to) })),
+        refused: keys.refused.map((r) => ({ stage: r.stage, to: nodeName(nodes, r.to), code: r.code })),
+      },
       ...(failover === undefined ? {} : { failover }),
       wallMs: Math.round(performance.now() - t0),
     };
@@ -417,6 +442,10 @@ function render(r: NetworkDemoReport): string {
     "",
     "why each stage went where it did:",
     ...r.stages.map((s) => `  ${s.name.padEnd(10)} ${s.why}${s.result ? ` → ${s.result}` : ""}`),
+    "",
+    `sealed: EU-only stage keys released through the log to ${
+      r.sealing.released.map((k) => `${k.to} (${k.stage})`).join(", ") || "nobody"
+    }${r.sealing.refused.length === 0 ? "" : `; refused: ${r.sealing.refused.map((k) => `${k.to} ${k.code}`).join(", ")}`}`,
     "",
     "verification (spot checks drawn from the log's beacon after each commitment):",
     ...r.stages.flatMap(checkLines),
