@@ -125,7 +125,7 @@ export function canaryService(options: CanaryServiceOptions): CanaryService {
         if (stage.check.referee !== undefined || (stage.checks ?? []).length > 0) continue;
         await submitReveal(canary, { salt: canary.salt });
       } else if (stage.check.phase === "approved") {
-        const proof = await disprove(job, stage);
+        const proof = await disprove(stage);
         // A planted fault the segment's steps rounded away is no fault: let it settle.
         if (proof.trueHash !== proof.claimed.hash)
           await submitReveal(canary, { salt: canary.salt, ...proof });
@@ -146,7 +146,7 @@ export function canaryService(options: CanaryServiceOptions): CanaryService {
   }
 
   /** The true hash at the end of the approved segment, and proofs of the approved checkpoints. */
-  async function disprove(job: JobView, stage: JobView["stages"][number]) {
+  async function disprove(stage: JobView["stages"][number]) {
     if (stage.manifest === undefined)
       throw new SwitchyardError("NOT_FOUND", "the canary has no manifest yet");
     const manifestBytes = await blob(stage.manifest, [options.provider.endpoint]);
@@ -160,7 +160,6 @@ export function canaryService(options: CanaryServiceOptions): CanaryService {
     const j = stage.check!.segment!;
     const at = checkpointSteps(m.steps, m.checkpointEvery);
     const program = getProgram(programs, stage.program);
-    void job;
     const input = parseProgramInput(program, options.template.params);
     let state = program.decodeState(await blob(m.states[j]!, [options.provider.endpoint]), input);
     for (let s = at[j]! + 1; s <= at[j + 1]!; s++) state = program.step(state);

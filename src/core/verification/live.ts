@@ -650,10 +650,10 @@ function finish(
     case "canary-passed":
       // The verifier did its work; the canary is not a result anyone uses: nobody is paid for it.
       post(ctx.state, ctx.journal, escrow(job.id), available(check.verifier!), check.fee ?? 0n);
-      endCanary(ctx, job, key, stage, "canary: the verifier found the planted fault");
+      endCanary(ctx, job, stage, "canary: the verifier found the planted fault");
       return;
     case "canary-caught":
-      endCanary(ctx, job, key, stage, "canary: the verifier approved a planted fault and was ejected");
+      endCanary(ctx, job, stage, "canary: the verifier approved a planted fault and was ejected");
       return;
     case "canary-false":
       recordReputation(ctx, provider, stage, "success");
@@ -671,10 +671,9 @@ function finish(
 }
 
 /** A canary stage ends failed (no re-run, its provider unpaid) and its dependents with it. */
-function endCanary(ctx: ApplyContext, job: Job, key: string, stage: Stage, reason: string): void {
+function endCanary(ctx: ApplyContext, job: Job, stage: Stage, reason: string): void {
   releasePlacement(ctx, stage);
   failStage(ctx, job, stage, reason);
-  void key;
   finishJobIfDone(ctx, job);
 }
 
@@ -807,7 +806,7 @@ function resolveCanaryDispute(
  * this) and the segment's two checkpoints, proven against its root. The same verifier checks again.
  */
 export function applyRevealState(ctx: MessageContext, body: MessageBody<"revealState">): void {
-  const { job, stage, check, key } = findCheck(ctx.state, body);
+  const { job, stage, check } = findCheck(ctx.state, body);
   requirePhase(check, "withheld", "reveal the checked state");
   if (stage.provider !== ctx.signer)
     throw new SwitchyardError("NOT_AUTHORIZED", "only the stage's provider reveals its state");
@@ -826,6 +825,5 @@ export function applyRevealState(ctx: MessageContext, body: MessageBody<"revealS
   delete check.commitment;
   stage.deadline = ctx.time + ctx.state.params.verdictWindowMs;
   ctx.journal.jobs.add(job.id);
-  void key;
   ctx.effects.push({ type: "verify", jobId: job.id, stage: stage.spec.name, verifier: check.verifier! });
 }
