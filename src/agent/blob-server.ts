@@ -11,7 +11,7 @@ import { SwitchyardError } from "../protocol/errors.ts";
 import { sha256Hex } from "../protocol/hash.ts";
 import type { Cid } from "../protocol/ids.ts";
 import { type BlobStore, checkCid } from "../store/blob-store.ts";
-import { type AgentHttpServer, errorResponse, serveApp } from "./http.ts";
+import { type AgentHttpServer, errorResponse, limitInFlight, type RequestCounts, serveApp } from "./http.ts";
 
 /** 256 KiB: large enough that per-request overhead is small, small enough that a refetch is cheap. */
 export const defaultChunkSize = 256 * 1024;
@@ -62,10 +62,8 @@ export function blobRoutes(options: BlobServerOptions): BlobRoutes {
   }
   const cache = new Map<Cid, Prepared>();
   let cached = 0;
-  let inFlight = 0;
-  let requests = 0;
+  const counts: RequestCounts = { requests: 0, rejected: 0 };
   let bytesServed = 0;
-  let rejected = 0;
 
   /** The blob and its chunk hashes, from the cache or read (and verified) from the store. */
   async function prepare(cid: Cid): Promise<Prepared> {
@@ -94,26 +92,7 @@ export function blobRoutes(options: BlobServerOptions): BlobRoutes {
   }
 
   const app = new Hono();
-  app.use("/blobs/*", async (c, next): Promise<Response | undefined> => {
-    requests++;
-    if (inFlight >= maxConcurrent) {
-      rejected++;
-      c.header("retry-after", "1");
-      return errorResponse(
-        c,
-        new SwitchyardError("STORE_UNAVAILABLE", `busy: ${inFlight} blob requests in flight; retry shortly`, {
-          details: { inFlight, limit: maxConcurrent },
-        }),
-      );
-    }
-    inFlight++;
-    try {
-      await next();
-    } finally {
-      inFlight--;
-    }
-    return undefined;
-  });
+  app.use("/blobs/*", limitInFlight(maxConcurrent, "blob", counts));
   app.get(blobPaths.manifest, async (c) => {
     try {
       const cid = checkCid(c.req.param("cid") ?? "");
@@ -147,7 +126,7 @@ export function blobRoutes(options: BlobServerOptions): BlobRoutes {
       return errorResponse(c, error);
     }
   });
-  return { app, stats: () => ({ requests, bytesServed, rejected }) };
+  return { app, stats: () => ({ requests: counts.requests, bytesServed, rejected: counts.rejected }) };
 }
 
 export interface StartBlobServerOptions extends BlobServerOptions {

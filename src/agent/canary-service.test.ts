@@ -16,18 +16,11 @@ import { nodeEd25519 } from "../protocol/ed25519.node.ts";
 import { createWorkerPool, type WorkerPool } from "../runtime/pool.ts";
 import { type Client, createClient, getAccount, getEvents, signAndSubmit } from "../sdk/index.ts";
 import { canaryService } from "./canary-service.ts";
-import { type Provider, type ProviderNode, startProvider } from "./provider.ts";
+import { type Provider, type ProviderNode, type StartProviderOptions, startProvider } from "./provider.ts";
+import { testAgentOptions, testNode } from "./test-kit.ts";
 
-const place = (lat: number, lon: number) => ({ latE6: Math.round(lat * 1e6), lonE6: Math.round(lon * 1e6) });
-const node = (name: string, city: string, lat: number, lon: number, resourceClass: string): ProviderNode => ({
-  name,
-  city,
-  country: "DE",
-  jurisdictions: ["DE", "EU"],
-  ...place(lat, lon),
-  resourceClass,
-  capacity: 2,
-});
+const node = (name: string, city: string, lat: number, lon: number, resourceClass: string): ProviderNode =>
+  testNode(name, resourceClass, { city, country: "DE", jurisdictions: ["DE", "EU"], lat, lon });
 
 const authority = testIdentity("canary-authority");
 const canaryRequester = testIdentity("canary-requester");
@@ -41,23 +34,14 @@ let client: Client;
 let pool: WorkerPool;
 const agents: Provider[] = [];
 
-async function agent(identity: typeof authority, n: ProviderNode, extra: object): Promise<Provider> {
-  const p = await startProvider({
-    coordinatorUrl: coordinator.url,
-    identity,
-    node: n,
-    pricePerUnitSecond: 100n,
-    stake: 5_000_000n,
-    dataDir: join(dir, n.name),
-    pool,
-    devFaucet: true,
-    benchmark: { minDurationMs: 30, warmupUnits: 2 },
-    backoff: { initialDelayMs: 20, maxDelayMs: 200 },
-    stopGraceMs: 2_000,
-    taskPollMs: 50,
-    rttProbe: false,
-    ...extra,
-  });
+async function agent(
+  identity: typeof authority,
+  n: ProviderNode,
+  extra: Partial<StartProviderOptions>,
+): Promise<Provider> {
+  const p = await startProvider(
+    testAgentOptions(coordinator.url, identity, n, 100n, join(dir, n.name), pool, extra),
+  );
   agents.push(p);
   return p;
 }

@@ -4,10 +4,10 @@
  */
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import type { Context, Hono } from "hono";
+import type { Context, Hono, MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ApiError } from "../protocol/api.ts";
-import { isSwitchyardError } from "../protocol/errors.ts";
+import { isSwitchyardError, SwitchyardError } from "../protocol/errors.ts";
 import { httpStatusOf } from "../protocol/http-status.ts";
 
 /** An error as an ApiError response; anything that is not a SwitchyardError is a 500 without internals. */
@@ -18,6 +18,47 @@ export function errorResponse(c: Context, error: unknown): Response {
   }
   const body: ApiError = { code: "INVARIANT_VIOLATED", message: "internal error in the agent", details: {} };
   return c.json(body, 500);
+}
+
+/** Counts of a route group served through `limitInFlight`. */
+export interface RequestCounts {
+  requests: number;
+  rejected: number;
+}
+
+/**
+ * Middleware that admits at most `maxConcurrent` requests at once and answers the rest with a typed
+ * STORE_UNAVAILABLE and `retry-after: 1`, counting both in `counts`.
+ *
+ * @example
+ * app.use("/blobs/*", limitInFlight(32, "blob", counts));
+ */
+export function limitInFlight(maxConcurrent: number, what: string, counts: RequestCounts): MiddlewareHandler {
+  let inFlight = 0;
+  return async (c, next): Promise<Response | undefined> => {
+    counts.requests++;
+    if (inFlight >= maxConcurrent) {
+      counts.rejected++;
+      c.header("retry-after", "1");
+      return errorResponse(
+        c,
+        new SwitchyardError(
+          "STORE_UNAVAILABLE",
+          `busy: ${inFlight} ${what} requests in flight; retry shortly`,
+          {
+            details: { inFlight, limit: maxConcurrent },
+          },
+        ),
+      );
+    }
+    inFlight++;
+    try {
+      await next();
+    } finally {
+      inFlight--;
+    }
+    return undefined;
+  };
 }
 
 export interface AgentHttpServer {

@@ -31,7 +31,7 @@ import type { FetchLike } from "../sdk/create-client.ts";
 import { checkCid } from "../store/blob-store.ts";
 import { type BlobUrls, fetchBlob } from "./blob-fetch.ts";
 import { defaultChunkSize } from "./blob-server.ts";
-import { type AgentHttpServer, errorResponse, serveApp } from "./http.ts";
+import { type AgentHttpServer, errorResponse, limitInFlight, type RequestCounts, serveApp } from "./http.ts";
 
 export const relayPaths = {
   blob: "/v1/relay/:cid",
@@ -144,8 +144,7 @@ export function relayRoutes(options: RelayOptions = {}): RelayRoutes {
   const pulling = new Map<Cid, Promise<Cached>>();
   const accounts = new Map<JobId, Account>();
   let cached = 0;
-  let requests = 0;
-  let rejected = 0;
+  const counts: RequestCounts = { requests: 0, rejected: 0 };
   let originFetches = 0;
   let refusedUnsealed = 0;
 
@@ -227,32 +226,9 @@ export function relayRoutes(options: RelayOptions = {}): RelayRoutes {
     return { jobId, cid, entry: await obtain(cid, origin, jobId) };
   }
 
-  let inFlight = 0;
+  const inFlight = 0;
   const app = new Hono();
-  app.use("/v1/relay/*", async (c, next): Promise<Response | undefined> => {
-    requests++;
-    if (inFlight >= maxConcurrent) {
-      rejected++;
-      c.header("retry-after", "1");
-      return errorResponse(
-        c,
-        new SwitchyardError(
-          "STORE_UNAVAILABLE",
-          `busy: ${inFlight} relay requests in flight; retry shortly`,
-          {
-            details: { inFlight, limit: maxConcurrent },
-          },
-        ),
-      );
-    }
-    inFlight++;
-    try {
-      await next();
-    } finally {
-      inFlight--;
-    }
-    return undefined;
-  });
+  app.use("/v1/relay/*", limitInFlight(maxConcurrent, "relay", counts));
 
   app.get(relayPaths.manifest, async (c) => {
     try {
@@ -317,8 +293,8 @@ export function relayRoutes(options: RelayOptions = {}): RelayRoutes {
     app,
     accounting,
     stats: () => ({
-      requests,
-      rejected,
+      requests: counts.requests,
+      rejected: counts.rejected,
       originFetches,
       refusedUnsealed,
       cachedBlobs: cache.size,

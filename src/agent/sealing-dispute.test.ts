@@ -18,7 +18,8 @@ import { generateJobKey } from "../protocol/job-crypto.node.ts";
 import { createWorkerPool, type WorkerPool } from "../runtime/pool.ts";
 import { type Client, createClient, getJob, signAndSubmit, submitJob } from "../sdk/index.ts";
 import { releaseStageKeys } from "../sdk/release-stage-keys.ts";
-import { type Provider, type ProviderNode, startProvider } from "./provider.ts";
+import { type Provider, type ProviderNode, type StartProviderOptions, startProvider } from "./provider.ts";
+import { testAgentOptions } from "./test-kit.ts";
 
 const node = (
   name: string,
@@ -44,26 +45,20 @@ let pool: WorkerPool;
 const agents: Provider[] = [];
 const keyErrors: string[] = [];
 
-async function agent(name: string, n: ProviderNode, price: bigint, extra: object = {}): Promise<Provider> {
-  const p = await startProvider({
-    coordinatorUrl: coordinator.url,
-    identity: testIdentity(name),
-    node: n,
-    pricePerUnitSecond: price,
-    stake: 5_000_000n,
-    dataDir: join(dir, n.name),
-    pool,
-    devFaucet: true,
-    benchmark: { minDurationMs: 30, warmupUnits: 2 },
-    backoff: { initialDelayMs: 20, maxDelayMs: 200 },
-    stopGraceMs: 2_000,
-    taskPollMs: 50,
-    rttProbe: false,
-    onEvent: (e) => {
-      if (e.type === "error") keyErrors.push(`${n.name}: ${e.error.code} ${e.error.message}`);
-    },
-    ...extra,
-  });
+async function agent(
+  name: string,
+  n: ProviderNode,
+  price: bigint,
+  extra: Partial<StartProviderOptions> = {},
+): Promise<Provider> {
+  const p = await startProvider(
+    testAgentOptions(coordinator.url, testIdentity(name), n, price, join(dir, n.name), pool, {
+      onEvent: (e) => {
+        if (e.type === "error") keyErrors.push(`${n.name}: ${e.error.code} ${e.error.message}`);
+      },
+      ...extra,
+    }),
+  );
   agents.push(p);
   return p;
 }

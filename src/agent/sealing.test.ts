@@ -27,8 +27,9 @@ import type { FetchLike } from "../sdk/create-client.ts";
 import { type Client, createClient, getJob, signAndSubmit, submitJob } from "../sdk/index.ts";
 import { releaseStageKeys } from "../sdk/release-stage-keys.ts";
 import { fetchBlob } from "./blob-fetch.ts";
-import { type Provider, type ProviderNode, startProvider } from "./provider.ts";
+import { type Provider, type ProviderNode, type StartProviderOptions, startProvider } from "./provider.ts";
 import { relayUrls } from "./relay.ts";
+import { testAgentOptions } from "./test-kit.ts";
 
 const node = (
   name: string,
@@ -75,25 +76,14 @@ async function agent(
   identity: string,
   n: ProviderNode,
   price: bigint,
-  extra: object = {},
+  extra: Partial<StartProviderOptions> = {},
 ): Promise<Provider> {
-  const p = await startProvider({
-    coordinatorUrl: coordinator.url,
-    identity: testIdentity(identity),
-    node: n,
-    pricePerUnitSecond: price,
-    stake: 5_000_000n,
-    dataDir: join(dir, n.name),
-    pool,
-    devFaucet: true,
-    benchmark: { minDurationMs: 30, warmupUnits: 2 },
-    backoff: { initialDelayMs: 20, maxDelayMs: 200 },
-    stopGraceMs: 2_000,
-    taskPollMs: 50,
-    progressEveryMs: 0,
-    rttProbe: false,
-    ...extra,
-  });
+  const p = await startProvider(
+    testAgentOptions(coordinator.url, testIdentity(identity), n, price, join(dir, n.name), pool, {
+      progressEveryMs: 0,
+      ...extra,
+    }),
+  );
   agents.push(p);
   return p;
 }

@@ -19,17 +19,8 @@ import { apiErrorOf, asSwitchyardError, httpErrorOf } from "./http-errors.ts";
 import type { CoordinatorMetrics } from "./metrics.ts";
 import { maxBatchMessages } from "./openapi.ts";
 import type { Sequencer } from "./sequencer.ts";
-import {
-  accountView,
-  assignmentsOf,
-  jobView,
-  jobViews,
-  marketView,
-  nodeViews,
-  rttView,
-  statusView,
-  tasksOf,
-} from "./views.ts";
+import { accountView, jobView, jobViews, marketView, nodeViews, rttView, statusView } from "./views.ts";
+import { assignmentsOf, tasksOf } from "./work-views.ts";
 
 export interface HttpLimits {
   /** Largest request body in bytes. */

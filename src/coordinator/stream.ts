@@ -26,7 +26,7 @@ import { parseJsonLimited } from "../protocol/json.ts";
 import { apiErrorOf, asSwitchyardError, httpErrorOf } from "./http-errors.ts";
 import type { CoordinatorMetrics } from "./metrics.ts";
 import type { SequencedEvent, Sequencer } from "./sequencer.ts";
-import { assignmentOf, assignmentsOf } from "./views.ts";
+import { assignmentOf, assignmentsOf } from "./work-views.ts";
 
 export interface StreamLimits {
   readonly maxFrameBytes: number;

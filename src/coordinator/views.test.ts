@@ -18,7 +18,6 @@ import { LocalNetwork, simIdentity } from "../sim/local-network.ts";
 import { StageStatusMirror } from "./stage-changes.ts";
 import {
   accountView,
-  assignmentsOf,
   jobListLimit,
   jobView,
   jobViews,
@@ -27,6 +26,7 @@ import {
   rttView,
   statusView,
 } from "./views.ts";
+import { assignmentsOf } from "./work-views.ts";
 
 const requester = simIdentity("requester");
 const [fra, , , sin, nyc, sao] = worldProviders;

@@ -28,4 +28,5 @@ export {
 } from "./routing/vivaldi.ts";
 export { sequenceEvent } from "./sequence.ts";
 export * from "./state.ts";
-export { canaryCommitment, disputeSides } from "./verification/live.ts";
+export { canaryCommitment } from "./verification/canaries-live.ts";
+export { disputeSides } from "./verification/check-steps.ts";

@@ -33,12 +33,11 @@ import { applyPostOffer, applyWithdrawOffer } from "./market/offers.ts";
 import { applyReleaseKey } from "./routing/keys.ts";
 import { applyPriceEpoch } from "./routing/price-epoch.ts";
 import { type State, stageKey } from "./state.ts";
+import { applyCanaryCommit, applyRevealCanary } from "./verification/canaries-live.ts";
 import {
-  applyCanaryCommit,
   applyCommitVerdict,
   applyDisputeAnswer,
   applyRefereeVerdict,
-  applyRevealCanary,
   applyRevealState,
   applyRevealVerdict,
   drawBeacons,

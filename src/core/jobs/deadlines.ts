@@ -6,12 +6,12 @@
  * committed stage whose verification window closed is accepted and settled.
  */
 import type { ApplyContext } from "../context.ts";
-import { available, staked } from "../ledger/accounts.ts";
-import { slash } from "../ledger/handlers.ts";
-import { balanceOf, bpsFloor } from "../ledger/ledger.ts";
+import { available } from "../ledger/accounts.ts";
+import { slashForDelay } from "../ledger/handlers.ts";
 import { isRestricted } from "../routing/keys.ts";
 import type { Job, Stage } from "../state.ts";
-import { expireCheck, recordReputation } from "../verification/live.ts";
+import { recordReputation } from "../verification/check-steps.ts";
+import { expireCheck } from "../verification/live.ts";
 import { resolveGroupIfComplete } from "../verification/replication-live.ts";
 import { transition } from "./lifecycle.ts";
 import { placePending, releasePlacement } from "./placement.ts";
@@ -20,11 +20,9 @@ import { acceptAndContinue, failStage, finishJobIfDone } from "./settle.ts";
 
 function timeOut(ctx: ApplyContext, job: Job, key: string, stage: Stage): void {
   const provider = stage.provider!;
-  const penalty = bpsFloor(balanceOf(ctx.state, staked(provider)), ctx.state.params.timeoutSlashBps);
-  slash(
+  slashForDelay(
     ctx,
     provider,
-    penalty,
     available(job.requester),
     `missed the ${stage.status} deadline of ${stage.spec.name}`,
   );

@@ -4,7 +4,7 @@ import type { PublicKeyHex } from "../../protocol/ids.ts";
 import type { MessageBody } from "../../protocol/messages.ts";
 import type { ApplyContext, MessageContext } from "../context.ts";
 import { available, issuance, staked, unbondingAccount } from "./accounts.ts";
-import { balanceOf, post, requireFunds } from "./ledger.ts";
+import { balanceOf, bpsFloor, post, requireFunds } from "./ledger.ts";
 
 export function applyFaucet(ctx: MessageContext, body: MessageBody<"faucet">): void {
   const { state } = ctx;
@@ -97,6 +97,20 @@ export function slash(
   const taken = fromStake + fromUnbonding;
   if (taken > 0n) ctx.effects.push({ type: "slashed", who, amount: taken, reason });
   return taken;
+}
+
+/**
+ * Slashes `timeoutSlashBps` of `who`'s bonded stake to `beneficiary` for a missed deadline — a
+ * fault the log itself proves (decision 003). Returns the amount taken.
+ */
+export function slashForDelay(
+  ctx: ApplyContext,
+  who: PublicKeyHex,
+  beneficiary: string,
+  reason: string,
+): bigint {
+  const amount = bpsFloor(balanceOf(ctx.state, staked(who)), ctx.state.params.timeoutSlashBps);
+  return slash(ctx, who, amount, beneficiary, reason);
 }
 
 const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);

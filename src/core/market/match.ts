@@ -3,7 +3,6 @@
  * replica picks the same offer. Every "no match" explains itself: how many candidates each
  * constraint excluded, and a sample of which offer failed which check.
  */
-import type { GeoPoint } from "../../protocol/geo.ts";
 import { staked } from "../ledger/accounts.ts";
 import { balanceOf } from "../ledger/ledger.ts";
 import { emptyReputation, failurePpm, reputationKey, riskPpm } from "../reputation/reputation.ts";

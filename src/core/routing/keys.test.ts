@@ -96,7 +96,7 @@ describe("releaseKey", () => {
   });
 
   test("a sealed stage whose provider never got its key fails at the start deadline; the provider is not blamed", () => {
-    const { net, job, train } = network(["EU"]);
+    const { net, train } = network(["EU"]);
     assert.equal(train.status, "matched");
     const provider = train.provider!;
     const stake = balanceOf(net.state, staked(provider));

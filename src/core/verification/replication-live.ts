@@ -14,7 +14,7 @@ import { releasePlacement } from "../jobs/placement.ts";
 import { acceptAndContinue, failStage, finishJobIfDone } from "../jobs/settle.ts";
 import type { CheckOutcome, Job, Stage } from "../state.ts";
 import { stageKey } from "../state.ts";
-import { recordReputation } from "./live.ts";
+import { recordReputation } from "./check-steps.ts";
 import { replicationQuorum } from "./replication.ts";
 import { groupMembers } from "./replication-group.ts";
 
