@@ -66,6 +66,34 @@ describe("worker pool", () => {
     );
   });
 
+  it("limit: workers exhausting their heaps at once each fail with PROGRAM_LIMIT, and the host survives", async () => {
+    // Before the pool capped the young generation, this aborted the test process itself (V8's
+    // fatal out-of-memory) in 5 of 8 runs on a 2-core machine: see defaultYoungGenerationMb.
+    const hoarders = [1, 2, 3].map(() =>
+      createWorkerPool({ size: 1, programsModule: hostile, memoryLimitMb: 64 }),
+    );
+    try {
+      const outcomes = await Promise.all(
+        hoarders.map(async (pool) => {
+          const kinds: unknown[] = [];
+          for (let i = 0; i < 5; i++) {
+            kinds.push(
+              await pool.run({ program: "test-hoard-memory", input: {}, checkpointEvery: 1 }).then(
+                () => "finished",
+                (e: unknown) => (isLimit("memory")(e) ? "memory" : e),
+              ),
+            );
+          }
+          return kinds;
+        }),
+      );
+      assert.deepEqual(outcomes.flat(), Array(15).fill("memory"));
+      assert.equal((await hoarders[0]!.run(qaoaJob)).steps, 6, "a pool recovers after its worker is killed");
+    } finally {
+      await Promise.all(hoarders.map((p) => p.close()));
+    }
+  });
+
   it("error: failures inside a worker arrive as the same typed errors as in-process", async () => {
     await assert.rejects(hostilePool.run({ program: "test-throw", input: {}, checkpointEvery: 1 }), (e) =>
       isSwitchyardError(e, "PROGRAM_FAILED"),
