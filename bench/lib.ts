@@ -7,6 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { quantile } from "../src/sim/routing/vivaldi-eval.ts";
 
 export interface BenchLine {
   readonly bench: string;
@@ -48,4 +49,24 @@ export function opsPerSecond(n: number, fn: (i: number) => void, warmup = Math.m
   for (let i = 0; i < n; i++) fn(i);
   const ns = Number(process.hrtime.bigint() - t0);
   return (n * 1e9) / ns;
+}
+
+/**
+ * Logs decisions_per_s, p50_ms and p99_ms of one run (`times` in ms, from `start`) under `labels`;
+ * returns the logger for any further line of the same run.
+ */
+export function decisionLines(
+  log: (line: BenchLine) => void,
+  labels: Record<string, string | number>,
+  times: number[],
+  start: number,
+): (metric: string, value: number, unit: string) => void {
+  const seconds = (performance.now() - start) / 1000;
+  const line = (metric: string, value: number, unit: string) =>
+    log({ bench: "market", metric, value: Math.round(value * 1000) / 1000, unit, ...labels } as BenchLine);
+  const sorted = [...times].sort((x, y) => x - y);
+  line("decisions_per_s", times.length / seconds, "1/s");
+  line("p50_ms", quantile(sorted, 0.5), "ms");
+  line("p99_ms", quantile(sorted, 0.99), "ms");
+  return line;
 }

@@ -26,8 +26,8 @@ import {
   loadRealData,
   missingDataFiles,
 } from "../src/sim/routing/scenario.ts";
-import { quantile } from "../src/sim/routing/vivaldi-eval.ts";
-import type { BenchLine, BenchSuite } from "./lib.ts";
+import { type BenchSuite, decisionLines } from "./lib.ts";
+import { liveMatcher } from "./market-live.ts";
 
 const decisions = Number(process.env["MARKET_DECISIONS"] ?? 20_000);
 const releaseAfter = 1_000;
@@ -103,23 +103,11 @@ export const marketSuite: BenchSuite = async (log) => {
           free[h.provider]! += h.units;
         }
       }
-      const seconds = (performance.now() - start) / 1000;
-      const sorted = times.sort((x, y) => x - y);
-      const labels = { providers: count, placer, decisions: n, placed };
-      const line = (metric: string, value: number, unit: string) =>
-        log({
-          bench: "market",
-          metric,
-          value: Math.round(value * 1000) / 1000,
-          unit,
-          ...labels,
-        } as BenchLine);
-      line("decisions_per_s", n / seconds, "1/s");
-      line("p50_ms", quantile(sorted, 0.5), "ms");
-      line("p99_ms", quantile(sorted, 0.99), "ms");
+      const line = decisionLines(log, { providers: count, placer, decisions: n, placed }, times, start);
       if (placer === "indexed") line("index_build_ms", buildMs, "ms");
     }
   }
+  if (process.env["MARKET_LIVE"] !== "0") await liveMatcher(log, data);
 };
 
 /** The baseline: every provider's full effective cost, lowest wins, ties to the lower id. */

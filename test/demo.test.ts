@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
 import type { DemoStage } from "../src/cli/demo.ts";
+import { assertBudgetAccountedFor } from "./settlement.ts";
 
 const root = resolve(import.meta.dirname, "..");
 
@@ -43,6 +44,18 @@ test("npm start's demo runs the seed pipeline on a real local network, settles i
       assert.equal(k.stage, "train");
       assert.match(k.to, /\((Frankfurt|Paris|Amsterdam)\)$/, `${k.to} is inside the EU`);
     }
+    // Every stage's output is sealed; its output key went to its provider and readers, never a relay.
+    assert.ok(report.sealing.outputKeys.length >= 5, "four providers and evaluate's reader");
+    for (const k of report.sealing.outputKeys) assert.doesNotMatch(k.to, /relay/);
+    // Evaluate's provider acknowledged the model it received; the core paid the egress from the
+    // transfer budget.
+    const moved = report.settlement.transfers.find((t: { stage: string }) => t.stage === "evaluate");
+    assert.equal(moved?.from, "train");
+    assert.ok(moved.bytes > 0 && BigInt(moved.egressMicro) > 0n, JSON.stringify(moved));
+    // The model moved from train to evaluate over a routed path, explained.
+    const routed = report.inputPaths.find((p: { stage: string }) => p.stage === "evaluate");
+    assert.equal(routed?.input, "train");
+    assert.ok(routed.attempts.length >= 1 && routed.attempts.at(-1).endsWith(": ok"), routed.attempts);
     // Each spot-checked stage reports its decision and outcome; honest providers are never slashed.
     for (const name of ["train", "evaluate"]) {
       const v = stage(name).verification;
@@ -54,12 +67,7 @@ test("npm start's demo runs the seed pipeline on a real local network, settles i
         if (c.checked) assert.notEqual(c.verifier, c.provider, "never the provider's own identity");
       }
     }
-    const s = report.settlement;
-    const paid = s.payouts.reduce((n: bigint, p: { paidMicro: string }) => n + BigInt(p.paidMicro), 0n);
-    assert.equal(
-      paid + BigInt(s.feesMicro) + BigInt(s.verifierFeesMicro) + BigInt(s.refundMicro),
-      BigInt(s.budgetMicro),
-    );
+    assertBudgetAccountedFor(report.settlement);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -90,12 +98,7 @@ test("demo --cheat: the cheating provider is caught, slashed and unpaid, and its
     assert.ok(caught.referee !== undefined && caught.referee !== caught.verifier);
     assert.equal(rerun.outcome, "verified");
     // The requester paid for the verified re-run only: payouts + fees + refund = budget.
-    const s = report.settlement;
-    const paid = s.payouts.reduce((n: bigint, p: { paidMicro: string }) => n + BigInt(p.paidMicro), 0n);
-    assert.equal(
-      paid + BigInt(s.feesMicro) + BigInt(s.verifierFeesMicro) + BigInt(s.refundMicro),
-      BigInt(s.budgetMicro),
-    );
+    assertBudgetAccountedFor(report.settlement);
     assert.equal(report.audit.ok, true);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

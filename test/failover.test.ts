@@ -16,6 +16,7 @@ import type { JobId } from "../src/protocol/ids.ts";
 import type { StoredEvent } from "../src/protocol/log.ts";
 import { auditStore } from "../src/store/audit.ts";
 import { pgliteEventStore } from "../src/store/pglite-event-store.ts";
+import { assertBudgetAccountedFor } from "./settlement.ts";
 
 const root = resolve(import.meta.dirname, "..");
 
@@ -60,12 +61,7 @@ test("a pipeline whose provider is killed mid-stage still completes: resumed fro
     const train = report.stages.find((s: { name: string }) => s.name === "train");
     assert.equal(train.costMicro, f.paidMicro, "the requester paid the stage's cost once");
     // Everything locked is accounted for: payouts + fees + verifier fees + refund = budget.
-    const s = report.settlement;
-    const paid = s.payouts.reduce((n: bigint, p: { paidMicro: string }) => n + BigInt(p.paidMicro), 0n);
-    assert.equal(
-      paid + BigInt(s.feesMicro) + BigInt(s.verifierFeesMicro) + BigInt(s.refundMicro),
-      BigInt(s.budgetMicro),
-    );
+    assertBudgetAccountedFor(report.settlement);
     assert.equal(report.audit.ok, true);
 
     // Independently of the demo: audit the stored log and replay it.

@@ -45,8 +45,10 @@ function settledOnce(job: JobView): void {
   const spotChecked = job.stages.filter((s) => s.verification === "spot");
   assert.ok(spotChecked.length > 0, "the seed pipeline has spot-checked stages");
   for (const s of spotChecked) assert.ok((s.checks ?? []).length > 0, `${s.name} went through verification`);
-  // Everything the requester locked is accounted for exactly once: payouts + fees + refund.
-  assert.equal(paid + verifierFees + BigInt(job.refund ?? "0"), BigInt(job.budget));
+  // Everything the requester locked is accounted for exactly once: payouts + fees + transfer fees
+  // (the readers' receipts for the outputs they fetched) + refund.
+  const transferFees = BigInt(job.transferPaid ?? "0");
+  assert.equal(paid + verifierFees + transferFees + BigInt(job.refund ?? "0"), BigInt(job.budget));
 }
 
 describe("a real local network survives kill -9 of its coordinator", () => {

@@ -6,18 +6,14 @@
  * with it paid and nobody slashed.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { Coordinator } from "../coordinator/coordinator.ts";
 import { startTestCoordinator, testIdentity } from "../coordinator/test-kit.ts";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
-import { createWorkerPool, type WorkerPool } from "../runtime/pool.ts";
 import { type Client, createClient, getAccount, getEvents, signAndSubmit } from "../sdk/index.ts";
 import { canaryService } from "./canary-service.ts";
-import { type Provider, type ProviderNode, type StartProviderOptions, startProvider } from "./provider.ts";
-import { testAgentOptions, testNode } from "./test-kit.ts";
+import type { Provider, ProviderNode, StartProviderOptions } from "./provider.ts";
+import { type TestAgents, testAgents, testNode } from "./test-kit.ts";
 
 const node = (name: string, city: string, lat: number, lon: number, resourceClass: string): ProviderNode =>
   testNode(name, resourceClass, { city, country: "DE", jurisdictions: ["DE", "EU"], lat, lon });
@@ -28,27 +24,20 @@ const plantedIdentity = testIdentity("canary-provider");
 const lazyIdentity = testIdentity("lazy-verifier");
 const diligentIdentity = testIdentity("diligent-verifier");
 
-let dir: string;
+let kit: TestAgents;
 let coordinator: Coordinator;
 let client: Client;
-let pool: WorkerPool;
-const agents: Provider[] = [];
 
-async function agent(
+function agent(
   identity: typeof authority,
   n: ProviderNode,
   extra: Partial<StartProviderOptions>,
 ): Promise<Provider> {
-  const p = await startProvider(
-    testAgentOptions(coordinator.url, identity, n, 100n, join(dir, n.name), pool, extra),
-  );
-  agents.push(p);
-  return p;
+  return kit.start(coordinator.url, identity, n, 100n, extra);
 }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "switchyard-canary-"));
-  pool = createWorkerPool({ size: 1 });
+  kit = testAgents("canary");
   coordinator = await startTestCoordinator({
     params: {
       verificationWindowMs: 1_500,
@@ -67,14 +56,12 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(agents.map((a) => a.stop()));
+  await kit?.stop();
   await coordinator?.stop();
-  await pool?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test("the lazy verifier is caught by a canary, slashed and ejected; the diligent one is paid and never slashed", async () => {
-  const planted = agents[0]!;
+  const planted = kit.agents[0]!;
   const svc = canaryService({
     client,
     authority,

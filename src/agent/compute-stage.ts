@@ -3,20 +3,23 @@
  * half (driving its qpu), or an ordinary stage (fetch inputs, run in the pool). Returns what the
  * provider records and commits; the output is already in the agent's BlobStore.
  */
-import type { Assignment, JobView } from "../protocol/api.ts";
-import { canonicalBytes } from "../protocol/canonical.ts";
+import type { PathEstimate } from "../core/routing/relay-path.ts";
+import type { Assignment, InputSource, JobView } from "../protocol/api.ts";
+import type { Json } from "../protocol/canonical.ts";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
-import { SwitchyardError } from "../protocol/errors.ts";
+import { isSwitchyardError, SwitchyardError } from "../protocol/errors.ts";
 import type { PublicKeyHex } from "../protocol/ids.ts";
+import type { MessageBody } from "../protocol/messages.ts";
 import type { MaxCutGraph, QaoaAngles } from "../runtime/programs/qaoa-maxcut.ts";
-import { getJob, getNodes } from "../sdk/index.ts";
+import { getJob, getNodes, signAndSubmit } from "../sdk/index.ts";
+import { sealedInputFetcher } from "./input-path.ts";
 import type { StageResult } from "./journal.ts";
 import { progressReporter } from "./progress.ts";
-import type { ProviderContext } from "./provider-context.ts";
+import { type ProviderContext, reportError } from "./provider-context.ts";
 import { type LoopPairing, loopOf } from "./qaoa-loop.ts";
 import { runOptimizerLoop } from "./qaoa-loop-optimizer.ts";
-import { stageSealFor } from "./stage-seal.ts";
-import { runCheatingStage, runStage, type StageWorkOptions } from "./stage-work.ts";
+import { keysForStage } from "./stage-seal.ts";
+import { putOutput, runCheatingStage, runStage, type StageWorkOptions } from "./stage-work.ts";
 
 /**
  * Computes `a`, a stage of `job`, until the stage's run deadline.
@@ -48,8 +51,9 @@ async function serveQpuHalf(ctx: ProviderContext, a: Assignment, deadline: numbe
         | undefined,
   });
   ctx.emit({ type: "loop", jobId: a.jobId, stage: a.stage, role: "qpu", rounds: outcome.rounds });
-  const output = await ctx.blobs.put(canonicalBytes({ expectedCuts: outcome.expectedCuts }));
-  return { root: outcome.root, output, steps: outcome.rounds };
+  const { outputSeal } = await keysForStage(ctx, { ...a, deadline });
+  const output = await putOutput(ctx.blobs, outputSeal, { expectedCuts: outcome.expectedCuts });
+  return { root: outcome.root, output: output.cid, outputBytes: output.bytes, steps: outcome.rounds };
 }
 
 async function driveOptimizerHalf(
@@ -89,8 +93,9 @@ async function driveOptimizerHalf(
     roundTrips: outcome.roundTrips,
     loopMs: outcome.loopMs,
   });
-  const output = await ctx.blobs.put(canonicalBytes(outcome.output));
-  return { root: outcome.root, output, steps: outcome.steps };
+  const { outputSeal } = await keysForStage(ctx, { ...a, deadline });
+  const output = await putOutput(ctx.blobs, outputSeal, outcome.output as Json);
+  return { root: outcome.root, output: output.cid, outputBytes: output.bytes, steps: outcome.steps };
 }
 
 async function computeOrdinaryStage(
@@ -99,9 +104,11 @@ async function computeOrdinaryStage(
   deadline: number,
   job: JobView,
 ): Promise<StageResult> {
-  // A restricted stage runs only once its key is here: its states are sealed before they leave the run.
-  const seal = await stageSealFor(ctx, a.jobId, a.stage, deadline, job);
+  // A stage of a sealed job runs only once its keys are here: its states (restricted stages) and its
+  // output are sealed before they leave the run, and its inputs open with their stages' output keys.
+  const { seal, outputSeal } = await keysForStage(ctx, { ...a, deadline }, job);
   // Progress reports let the stage resume elsewhere if this agent vanishes (progress.ts).
+  const receipts: TransferReceipt[] = [];
   const reporter = progressReporter(ctx, {
     jobId: a.jobId,
     stage: a.stage,
@@ -115,10 +122,16 @@ async function computeOrdinaryStage(
     blobs: ctx.blobs,
     checkpointEvery: ctx.checkpointEvery,
     seal,
+    outputSeal,
+    fetchInput: sealedInputFetcher(ctx, { jobId: a.jobId, deadline, job, stage: a.stage }),
     fetch: ctx.fetch,
     fallbackSources: () => otherEndpoints(ctx),
     timeLimitMs: Math.max(1_000, deadline - Date.now()),
-    onInput: (transfer: InputReport) => reportInput(ctx, a, transfer),
+    onInput: (transfer, input, path) => {
+      reportInput(ctx, a, transfer);
+      const receipt = transferReceipt(a, transfer, input, path);
+      if (receipt !== undefined) receipts.push(receipt);
+    },
     onCheckpoint: reporter.onCheckpoint,
     // The coordinator's blob cache first: the vanished provider is most likely gone.
     resumeSources: [`${ctx.client.url}/v1`],
@@ -135,16 +148,64 @@ async function computeOrdinaryStage(
   const run = await (ctx.cheat === undefined ? runStage(a, options) : runCheatingStage(a, options)).finally(
     () => reporter.close(),
   );
+  // Before the commit, while this agent is still the stage's provider: only it may acknowledge.
+  await acknowledgeTransfers(ctx, receipts);
   return {
     root: run.root,
     output: run.output,
     steps: run.steps,
     checkpointEvery: run.checkpointEvery,
     manifest: run.manifest,
+    ...(run.outputBytes === undefined ? {} : { outputBytes: run.outputBytes }),
   };
 }
 
 type InputReport = Parameters<NonNullable<StageWorkOptions["onInput"]>>[0];
+type TransferReceipt = MessageBody<"acknowledgeTransfer">;
+
+/**
+ * The receipt for an input that moved from the node that produced it (docs/routing.md "Transfer fees
+ * in the ledger"): an output of a stage this one runs after, fetched from its producer directly or
+ * through a relay. Nothing is owed for an input found locally, a declared input, or one a third agent
+ * served after every path failed.
+ */
+function transferReceipt(
+  a: Assignment,
+  transfer: InputReport,
+  input: InputSource,
+  path: PathEstimate | undefined,
+): TransferReceipt | undefined {
+  if ("local" in transfer || input.stage === undefined || input.producer === undefined) return undefined;
+  const relayed = path?.kind === "relay" && path.relay !== undefined;
+  if (!relayed && transfer.source !== input.from) return undefined;
+  return {
+    jobId: a.jobId as TransferReceipt["jobId"],
+    stage: a.stage,
+    input: transfer.cid,
+    bytes: transfer.bytes.length,
+    ...(relayed ? { via: path.relay as PublicKeyHex } : {}),
+  };
+}
+
+/**
+ * Signs each receipt: the core pays the producer's egress and the relay's fee from the job's
+ * transfer budget. A refusal (a budget spent, a producer that declared no size) is reported and
+ * does not hold up the stage: the data is here, and the receipt is the payees' claim, not ours.
+ */
+async function acknowledgeTransfers(
+  ctx: ProviderContext,
+  receipts: readonly TransferReceipt[],
+): Promise<void> {
+  for (const body of receipts) {
+    try {
+      await signAndSubmit(ctx.client, { identity: ctx.identity, type: "acknowledgeTransfer", body });
+      ctx.emit({ type: "transferAcknowledged", ...body });
+    } catch (error) {
+      if (!isSwitchyardError(error) || error.code === "UNREACHABLE") throw error;
+      reportError(ctx, error);
+    }
+  }
+}
 
 /** An `input` event per input of an ordinary stage: found locally, or fetched (and how). */
 function reportInput(ctx: ProviderContext, a: Assignment, transfer: InputReport): void {

@@ -30,6 +30,8 @@ const resultSchema = z.strictObject({
   /** Checkpoint layout and manifest blob, committed for spot checks (stage-work.ts). */
   checkpointEvery: z.number().int().min(1).optional(),
   manifest: cidSchema.optional(),
+  /** Size of the output blob as served (sealed, in a sealed job): readers' receipts are checked against it. */
+  outputBytes: z.number().int().min(0).optional(),
 });
 export type StageResult = z.infer<typeof resultSchema>;
 

@@ -27,6 +27,8 @@ export interface OnboardOptions {
   /** Bonded stake to hold, in micro-credits. */
   readonly stake: bigint;
   readonly pricePerUnitSecond: bigint;
+  /** Egress price of the outputs it serves, or a relay's forwarding price, µ per 10^9 bytes. */
+  readonly pricePerGigabyte?: bigint | undefined;
   readonly offerCapacity: number;
   /** Top up from the dev faucet when the available balance cannot cover the bond. */
   readonly devFaucet: boolean;
@@ -116,6 +118,7 @@ export async function onboard(options: OnboardOptions): Promise<OnboardReport> {
         resourceClass: options.node.resourceClass,
         capacity: options.offerCapacity,
         pricePerUnitSecond: options.pricePerUnitSecond,
+        ...(options.pricePerGigabyte === undefined ? {} : { pricePerGigabyte: options.pricePerGigabyte }),
       },
     });
     offered = true;

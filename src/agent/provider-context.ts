@@ -16,6 +16,7 @@ import type { BlobStore } from "../store/blob-store.ts";
 import { filesystemBlobStore } from "../store/filesystem-blob-store.ts";
 import type { CheatPolicy } from "./adversary.ts";
 import { openStageJournal, type StageJournal } from "./journal.ts";
+import { type PathMeter, pathMeter } from "./path-meter.ts";
 import type { ProviderEvent, ProviderStats, StartProviderOptions } from "./provider-types.ts";
 import { type QpuLoopHost, qpuLoopHost } from "./qaoa-loop-qpu.ts";
 
@@ -35,6 +36,8 @@ export interface ProviderContext {
   /** The agent created the pool, so it closes it on stop. */
   readonly ownsPool: boolean;
   readonly loops: QpuLoopHost;
+  /** Throughput each input path delivered (path-meter.ts): measured paths replace the model. */
+  readonly paths: PathMeter;
   readonly checkpointEvery: number;
   /** Least time between two progress reports of a running stage. */
   readonly progressEveryMs: number;
@@ -77,6 +80,7 @@ export async function openProviderContext(
     pool,
     ownsPool,
     loops: qpuLoopHost({ pool, ed: nodeEd25519, checkpointEvery }),
+    paths: pathMeter(),
     checkpointEvery,
     progressEveryMs: options.progressEveryMs ?? 1_000,
     ...(options.cheat === undefined ? {} : { cheat: options.cheat }),

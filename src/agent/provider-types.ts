@@ -2,6 +2,7 @@
  * The public types of the provider agent (`startProvider` in provider.ts, which re-exports them):
  * its options, the events it reports, its counters and the handle it returns.
  */
+import type { PathChoice, PathEstimate } from "../core/routing/relay-path.ts";
 import type { Assignment } from "../protocol/api.ts";
 import type { Identity } from "../protocol/envelope.ts";
 import type { SwitchyardError } from "../protocol/errors.ts";
@@ -16,6 +17,7 @@ import type { FetchBlobResult } from "./blob-fetch.ts";
 import type { StageJournal, StageResult } from "./journal.ts";
 import type { OnboardReport, ProviderNode } from "./onboard.ts";
 import type { RelayOptions, RelayRoutes } from "./relay.ts";
+import type { PathAttempt } from "./relay-fetch.ts";
 import type { RttProbe, RttProbeSettings } from "./rtt-probe.ts";
 
 export interface StartProviderOptions {
@@ -26,6 +28,11 @@ export interface StartProviderOptions {
   readonly node: ProviderNode;
   /** Asking price in micro-credits per unit-second. */
   readonly pricePerUnitSecond: bigint;
+  /**
+   * Micro-credits per 10^9 bytes: the egress price of the outputs this agent serves, paid when a
+   * reader acknowledges them (`acknowledgeTransfer`); for a relay, its forwarding price.
+   */
+  readonly pricePerGigabyte?: bigint;
   /** Capacity of the offer (default the node's capacity). */
   readonly offerCapacity?: number;
   /** Bonded stake to hold, in micro-credits; bonded up to this at start. */
@@ -124,6 +131,30 @@ export type ProviderEvent =
    * A stage placed here after its provider vanished: resumed from checkpoint `index` (`step`), with
    * the state from `source` — or, if no source served a state that hashes right, run from step 0.
    */
+  /**
+   * A sealed job's stage output fetched as this stage's input over a routed path (input-path.ts):
+   * the path that delivered, the first choice with its runner-up and reason, and every attempt.
+   */
+  | {
+      readonly type: "inputPath";
+      readonly jobId: string;
+      readonly stage: string;
+      /** The stage that produced the input. */
+      readonly input: string;
+      readonly cid: Cid;
+      readonly path: PathEstimate;
+      readonly plan: PathChoice;
+      readonly attempts: readonly PathAttempt[];
+    }
+  /** This provider acknowledged receiving a dependency's output; the core paid the transfer fees. */
+  | {
+      readonly type: "transferAcknowledged";
+      readonly jobId: string;
+      readonly stage: string;
+      readonly input: string;
+      readonly bytes: number;
+      readonly via?: string | undefined;
+    }
   /** The requester released a restricted stage's key to this node, and it opened (stage-seal.ts). */
   | { readonly type: "keyReceived"; readonly jobId: string; readonly stage: string }
   | {

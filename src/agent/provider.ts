@@ -142,7 +142,12 @@ function agentRoutes(
   app.route("/", pingRoutes(ctx.me, coordinate));
   const relay =
     options.node.resourceClass === "relay" || options.relay !== undefined
-      ? relayRoutes({ fetch: ctx.fetch, ...options.relay })
+      ? relayRoutes({
+          fetch: ctx.fetch,
+          // Its own accounting at the price its offer asks, unless the relay options say otherwise.
+          ...(options.pricePerGigabyte === undefined ? {} : { pricePerGigabyte: options.pricePerGigabyte }),
+          ...options.relay,
+        })
       : undefined;
   if (relay !== undefined) app.route("/", relay.app);
   return { app, blobService, relay };
@@ -177,6 +182,7 @@ async function serveAndOnboard(
       benchmark: () => runStandardBenchmark(options.benchmark).throughput,
       stake: options.stake,
       pricePerUnitSecond: options.pricePerUnitSecond,
+      pricePerGigabyte: options.pricePerGigabyte,
       offerCapacity: options.offerCapacity ?? options.node.capacity,
       devFaucet: options.devFaucet ?? false,
       faucetMargin: options.faucetMargin ?? 10_000_000n,

@@ -226,7 +226,6 @@ export function relayRoutes(options: RelayOptions = {}): RelayRoutes {
     return { jobId, cid, entry: await obtain(cid, origin, jobId) };
   }
 
-  const inFlight = 0;
   const app = new Hono();
   app.use("/v1/relay/*", limitInFlight(maxConcurrent, "relay", counts));
 

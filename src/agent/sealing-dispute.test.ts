@@ -7,19 +7,15 @@
  * provider. Every verifier and referee holds the key; a node outside the EU is never drawn.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { Coordinator } from "../coordinator/coordinator.ts";
 import { startTestCoordinator, testIdentity } from "../coordinator/test-kit.ts";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
 import { generateJobKey } from "../protocol/job-crypto.node.ts";
-import { createWorkerPool, type WorkerPool } from "../runtime/pool.ts";
-import { type Client, createClient, getJob, signAndSubmit, submitJob } from "../sdk/index.ts";
+import { type Client, createClient, signAndSubmit, submitJob } from "../sdk/index.ts";
 import { releaseStageKeys } from "../sdk/release-stage-keys.ts";
-import { type Provider, type ProviderNode, type StartProviderOptions, startProvider } from "./provider.ts";
-import { testAgentOptions } from "./test-kit.ts";
+import type { Provider, ProviderNode, StartProviderOptions } from "./provider.ts";
+import { finishedJob, type TestAgents, testAgents } from "./test-kit.ts";
 
 const node = (
   name: string,
@@ -38,29 +34,23 @@ const node = (
 });
 
 const requester = testIdentity("sealed-dispute-requester");
-let dir: string;
+let kit: TestAgents;
 let coordinator: Coordinator;
 let client: Client;
-let pool: WorkerPool;
-const agents: Provider[] = [];
 const keyErrors: string[] = [];
 
-async function agent(
+function agent(
   name: string,
   n: ProviderNode,
   price: bigint,
   extra: Partial<StartProviderOptions> = {},
 ): Promise<Provider> {
-  const p = await startProvider(
-    testAgentOptions(coordinator.url, testIdentity(name), n, price, join(dir, n.name), pool, {
-      onEvent: (e) => {
-        if (e.type === "error") keyErrors.push(`${n.name}: ${e.error.code} ${e.error.message}`);
-      },
-      ...extra,
-    }),
-  );
-  agents.push(p);
-  return p;
+  return kit.start(coordinator.url, testIdentity(name), n, price, {
+    onEvent: (e) => {
+      if (e.type === "error") keyErrors.push(`${n.name}: ${e.error.code} ${e.error.message}`);
+    },
+    ...extra,
+  });
 }
 
 let cheater: Provider;
@@ -68,8 +58,7 @@ let honest: Provider;
 let outsider: Provider;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "switchyard-sealed-dispute-"));
-  pool = createWorkerPool({ size: 1 });
+  kit = testAgents("sealed-dispute");
   coordinator = await startTestCoordinator({
     params: { verificationWindowMs: 1_500, startDeadlineMs: 20_000, runGraceMs: 20_000 },
   });
@@ -85,10 +74,8 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(agents.map((a) => a.stop()));
+  await kit?.stop();
   await coordinator?.stop();
-  await pool?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test("a cheater on a sealed EU-only stage is caught by an EU verifier and an EU referee who open its sealed states; the stage settles on the honest provider", async () => {
@@ -121,13 +108,7 @@ test("a cheater on a sealed EU-only stage is caught by an EU verifier and an EU 
     jobKey: generateJobKey(),
     watch: { intervalMs: 50, signal: stop.signal },
   });
-  const deadline = Date.now() + 180_000;
-  let job = await getJob(client, { id: jobId });
-  while (job.status !== "finished") {
-    assert.ok(Date.now() < deadline, `the job did not finish: ${JSON.stringify(job.stages[0])}`);
-    await new Promise((r) => setTimeout(r, 100));
-    job = await getJob(client, { id: jobId });
-  }
+  const job = await finishedJob(client, jobId, 180_000);
   stop.abort();
   const released = await releasing;
   const stage = job.stages[0]!;

@@ -8,8 +8,7 @@
  * the plaintext checkpoint state; and the stage still settles after a spot check by the EU verifier.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { Coordinator } from "../coordinator/coordinator.ts";
@@ -18,18 +17,23 @@ import { checkpointSteps } from "../protocol/checkpoints.ts";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
 import { isSwitchyardError } from "../protocol/errors.ts";
 import type { Cid, JobId } from "../protocol/ids.ts";
-import { generateJobKey, isSealedBlob, openBlob, stageKey } from "../protocol/job-crypto.node.ts";
+import {
+  generateJobKey,
+  isSealedBlob,
+  openBlob,
+  openStageOutput,
+  stageKey,
+} from "../protocol/job-crypto.node.ts";
 import { sealStageKeyTo } from "../protocol/key-wrap.node.ts";
 import type { StageSpec } from "../protocol/messages.ts";
-import { createWorkerPool, type WorkerPool } from "../runtime/pool.ts";
 import { hashStateBytes } from "../runtime/program.ts";
 import type { FetchLike } from "../sdk/create-client.ts";
-import { type Client, createClient, getJob, signAndSubmit, submitJob } from "../sdk/index.ts";
+import { type Client, createClient, signAndSubmit, submitJob } from "../sdk/index.ts";
 import { releaseStageKeys } from "../sdk/release-stage-keys.ts";
 import { fetchBlob } from "./blob-fetch.ts";
-import { type Provider, type ProviderNode, type StartProviderOptions, startProvider } from "./provider.ts";
+import type { Provider, ProviderNode, StartProviderOptions } from "./provider.ts";
 import { relayUrls } from "./relay.ts";
-import { testAgentOptions } from "./test-kit.ts";
+import { finishedJob, type TestAgents, testAgents } from "./test-kit.ts";
 
 const node = (
   name: string,
@@ -50,15 +54,13 @@ const node = (
 });
 
 const requester = testIdentity("sealing-requester");
-let dir: string;
+let kit: TestAgents;
 let coordinator: Coordinator;
 let client: Client;
-let pool: WorkerPool;
 let fra: Provider;
 let muc: Provider;
 let nyc: Provider;
 let zrh: Provider;
-const agents: Provider[] = [];
 /** Response bodies the US provider and the relay received; request bodies the EU provider sent. */
 const outsideReceived: Uint8Array[] = [];
 const mirrored: Uint8Array[] = [];
@@ -72,25 +74,17 @@ const recording =
     return response;
   };
 
-async function agent(
+function agent(
   identity: string,
   n: ProviderNode,
   price: bigint,
   extra: Partial<StartProviderOptions> = {},
 ): Promise<Provider> {
-  const p = await startProvider(
-    testAgentOptions(coordinator.url, testIdentity(identity), n, price, join(dir, n.name), pool, {
-      progressEveryMs: 0,
-      ...extra,
-    }),
-  );
-  agents.push(p);
-  return p;
+  return kit.start(coordinator.url, testIdentity(identity), n, price, { progressEveryMs: 0, ...extra });
 }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "switchyard-sealing-"));
-  pool = createWorkerPool({ size: 1 });
+  kit = testAgents("sealing");
   coordinator = await startTestCoordinator({
     params: { verificationWindowMs: 1_500, startDeadlineMs: 20_000, runGraceMs: 20_000 },
   });
@@ -115,10 +109,8 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(agents.map((a) => a.stop()));
+  await kit?.stop();
   await coordinator?.stop();
-  await pool?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const train: StageSpec = {
@@ -174,13 +166,7 @@ test("an EU-only stage: its key reaches only EU nodes, non-EU nodes and the rela
   }
 
   // (c) It settles, checked by the EU verifier.
-  const deadline = Date.now() + 120_000;
-  let job = await getJob(client, { id: jobId });
-  while (job.status !== "finished") {
-    assert.ok(Date.now() < deadline, `the job did not finish: ${JSON.stringify(job.stages[0])}`);
-    await new Promise((r) => setTimeout(r, 100));
-    job = await getJob(client, { id: jobId });
-  }
+  const job = await finishedJob(client, jobId, 120_000);
   stopReleasing.abort();
   const released = await releasing;
   const stage = job.stages[0]!;
@@ -230,22 +216,35 @@ test("an EU-only stage: its key reaches only EU nodes, non-EU nodes and the rela
     });
     assert.deepEqual(via.bytes, sealedStates[i]);
   }
-  await assert.rejects(
-    fetchBlob({
-      cid: stage.output as Cid,
-      sources: [zrh.endpoint],
-      urls: relayUrls(fra.endpoint, jobId as JobId),
-      attempts: 1,
-    }),
+  // The stage's output is sealed too, under its output key (not the stage key): the relay forwards
+  // ciphertext, which the requester opens with its job key.
+  const output = await fetchBlob({
+    cid: stage.output as Cid,
+    sources: [zrh.endpoint],
+    urls: relayUrls(fra.endpoint, jobId as JobId),
+  });
+  assert.ok(isSealedBlob(output.bytes), "the output is served sealed");
+  assert.throws(
+    () => openBlob(key, { jobId, stage: "train" }, output.bytes),
+    (e) => isSwitchyardError(e, "CORRUPTED"),
   );
-  assert.ok(zrh.relay!.stats().refusedUnsealed >= 1);
+  const trained = JSON.parse(
+    new TextDecoder().decode(openStageOutput(jobKey, jobId as JobId, "train", output.bytes)),
+  ) as Record<string, unknown>;
+  assert.equal(typeof trained["trainLoss"], "number");
+  assert.deepEqual(
+    stage.outputKeys?.map((k) => k.to),
+    [fra.publicKey],
+    "the output key went only to its provider: no stage reads this output",
+  );
+  assert.equal(zrh.relay!.stats().refusedUnsealed, 0);
   assert.ok(zrh.relay!.stats().originFetches >= manifest.states.length);
 
   // (b) Nothing the US node and the relay received, or stored, holds any state's plaintext window;
   // nor does any state the EU provider mirrored to the coordinator.
   assert.ok(outsideReceived.length > 0, "the outsiders' traffic was recorded");
   assert.ok(mirrored.length > 0, "the EU provider mirrored progress states to the coordinator");
-  const stored = [join(dir, "nyc-gpu"), join(dir, "zrh-relay")]
+  const stored = [join(kit.dir, "nyc-gpu"), join(kit.dir, "zrh-relay")]
     .flatMap(filesUnder)
     .map((f) => readFileSync(f));
   for (const w of windows) {

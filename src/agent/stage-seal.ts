@@ -5,10 +5,10 @@
  * node the requester released the key to (through the log, core/routing/keys.ts) can open them.
  * An unrestricted stage has no seal: everything passes through unchanged, as before.
  */
-import type { JobView } from "../protocol/api.ts";
+import type { Assignment, JobView } from "../protocol/api.ts";
 import { SwitchyardError } from "../protocol/errors.ts";
 import type { JobId } from "../protocol/ids.ts";
-import { openBlob, type StageKey, sealBlob } from "../protocol/job-crypto.node.ts";
+import { openBlob, outputSealName, type StageKey, sealBlob } from "../protocol/job-crypto.node.ts";
 import { openStageKey } from "../protocol/key-wrap.node.ts";
 import { getJob } from "../sdk/index.ts";
 import type { ProviderContext } from "./provider-context.ts";
@@ -46,39 +46,112 @@ const opened = new WeakMap<ProviderContext, Map<string, StageKey>>();
  * @example
  * const seal = await stageSealFor(ctx, assignment.jobId, assignment.stage, assignment.deadline);
  */
-export async function stageSealFor(
+export function stageSealFor(
   ctx: ProviderContext,
   jobId: string,
   stage: string,
   deadline: number,
   view?: JobView,
 ): Promise<StageSeal | undefined> {
+  return keyFor(ctx, jobId, deadline, view, {
+    stage,
+    bound: stage,
+    what: `the key of restricted stage ${stage}`,
+    keys: (job, s) => (job.sealed !== true || (s.jurisdictions?.length ?? 0) === 0 ? undefined : s.keys),
+  });
+}
+
+/**
+ * The seal of `stage`'s *output* (docs/routing.md "Sealed outputs and relayed inputs"): undefined
+ * when the job was not submitted `sealed`; otherwise the output key, once the requester has released
+ * it to this node — the stage's provider seals its output under it, and the stages that read the
+ * output open it. Replicas (`train~2`) use their spec's output key.
+ *
+ * @throws SwitchyardError as {@link stageSealFor}.
+ * @example
+ * const outputSeal = await outputSealFor(ctx, jobId, "train", deadline);
+ */
+export function outputSealFor(
+  ctx: ProviderContext,
+  jobId: string,
+  stage: string,
+  deadline: number,
+  view?: JobView,
+): Promise<StageSeal | undefined> {
+  const spec = stage.replace(/~[2-9]$/, "");
+  return keyFor(ctx, jobId, deadline, view, {
+    stage: spec,
+    bound: outputSealName(spec),
+    what: `the output key of stage ${spec}`,
+    keys: (job, s) => (job.sealed !== true ? undefined : (s.outputKeys ?? [])),
+  });
+}
+
+/**
+ * Waits for every key this node needs to run `a` (core routing/keys.ts `missingKeys`): the stage
+ * key of a restricted stage, the stage's output key, and the output keys of the stages whose outputs
+ * it reads. Returns the stage's seals; nothing to wait for in a job not sealed.
+ *
+ * @throws SwitchyardError NOT_AUTHORIZED when a key was not released by the assignment's deadline.
+ */
+export async function keysForStage(
+  ctx: ProviderContext,
+  a: Pick<Assignment, "jobId" | "stage" | "deadline" | "inputs">,
+  view?: JobView,
+): Promise<{ seal: StageSeal | undefined; outputSeal: StageSeal | undefined }> {
+  const seal = await stageSealFor(ctx, a.jobId, a.stage, a.deadline, view);
+  const outputSeal = await outputSealFor(ctx, a.jobId, a.stage, a.deadline, view);
+  for (const input of a.inputs) {
+    if (input.stage !== undefined) await outputSealFor(ctx, a.jobId, input.stage, a.deadline, view);
+  }
+  return { seal, outputSeal };
+}
+
+interface KeyWanted {
+  /** The stage record the key is released on. */
+  readonly stage: string;
+  /** The name the key is derived for and every sealed chunk is bound to. */
+  readonly bound: string;
+  readonly what: string;
+  /** The keys released so far, or undefined when this data is not sealed (no key needed). */
+  readonly keys: (job: JobView, stage: JobView["stages"][number]) => JobView["stages"][number]["keys"];
+}
+
+async function keyFor(
+  ctx: ProviderContext,
+  jobId: string,
+  deadline: number,
+  view: JobView | undefined,
+  wanted: KeyWanted,
+): Promise<StageSeal | undefined> {
   let cache = opened.get(ctx);
   if (cache === undefined) {
     cache = new Map();
     opened.set(ctx, cache);
   }
-  const cached = cache.get(`${jobId}/${stage}`);
-  if (cached !== undefined) return { key: cached, jobId: jobId as JobId, stage };
+  const { stage, bound } = wanted;
+  const cached = cache.get(`${jobId}/${bound}`);
+  if (cached !== undefined) return { key: cached, jobId: jobId as JobId, stage: bound };
   let job = view ?? (await getJob(ctx.client, { id: jobId }));
   for (let attempt = 0; ; attempt++) {
     const s = job.stages.find((x) => x.name === stage);
     if (s === undefined) {
       throw new SwitchyardError("UNKNOWN_STAGE", `job ${jobId.slice(0, 12)}… has no stage ${stage}`);
     }
-    if (job.sealed !== true || (s.jurisdictions?.length ?? 0) === 0) return undefined;
-    const mine = s.keys?.find((k) => k.to === ctx.me);
+    const keys = wanted.keys(job, s);
+    if (keys === undefined) return undefined;
+    const mine = keys.find((k) => k.to === ctx.me);
     if (mine !== undefined) {
-      const key = openStageKey(ctx.identity.secret, mine.sealed, { jobId, stage });
-      cache.set(`${jobId}/${stage}`, key);
-      ctx.emit({ type: "keyReceived", jobId, stage });
-      return { key, jobId: jobId as JobId, stage };
+      const key = openStageKey(ctx.identity.secret, mine.sealed, { jobId, stage: bound });
+      cache.set(`${jobId}/${bound}`, key);
+      ctx.emit({ type: "keyReceived", jobId, stage: bound });
+      return { key, jobId: jobId as JobId, stage: bound };
     }
     if (Date.now() > deadline || ctx.signal.aborted) {
       throw new SwitchyardError(
         "NOT_AUTHORIZED",
-        `the requester has not released the key of restricted stage ${stage} to this node; its sealed data cannot be opened`,
-        { details: { jobId, stage } },
+        `the requester has not released ${wanted.what} to this node; its sealed data cannot be opened`,
+        { details: { jobId, stage: bound } },
       );
     }
     await new Promise((r) => setTimeout(r, Math.min(500, 25 * 2 ** Math.min(attempt, 5))));

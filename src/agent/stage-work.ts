@@ -9,7 +9,8 @@
  * source serves a state that hashes right, it runs from step 0 in the same layout, which gives the
  * same root when the prefix was honest.
  */
-import type { Assignment } from "../protocol/api.ts";
+import type { PathEstimate } from "../core/routing/relay-path.ts";
+import type { Assignment, InputSource } from "../protocol/api.ts";
 import type { Json } from "../protocol/canonical.ts";
 import { canonicalBytes } from "../protocol/canonical.ts";
 import { SwitchyardError } from "../protocol/errors.ts";
@@ -34,7 +35,12 @@ export interface StageWorkOptions {
   readonly fallbackSources?: () => Promise<readonly string[]>;
   /** Wall-clock limit of the program run. */
   readonly timeLimitMs?: number;
-  readonly onInput?: (transfer: FetchBlobResult | { readonly cid: Cid; readonly local: true }) => void;
+  /** Each input as it arrives: fetched (and how, by which path) or found locally. */
+  readonly onInput?: (
+    transfer: FetchBlobResult | { readonly cid: Cid; readonly local: true },
+    input: InputSource,
+    path?: PathEstimate,
+  ) => void;
   /** Each checkpoint as the pool takes it (progress reports). */
   readonly onCheckpoint?: (checkpoint: Checkpoint) => void;
   /** Where else to ask for a resume state: the coordinator's blob cache (`<url>/v1`). */
@@ -43,6 +49,21 @@ export interface StageWorkOptions {
   readonly onResume?: (outcome: { readonly source: string } | { readonly fromScratch: string }) => void;
   /** A restricted stage's key (stage-seal.ts): checkpoint states are stored and read sealed. */
   readonly seal?: StageSeal | undefined;
+  /** In a sealed job, the stage's output key: the output is stored, served and committed sealed. */
+  readonly outputSeal?: StageSeal | undefined;
+  /**
+   * Fetches one input another way (input-path.ts: a sealed output over the chosen path, opened);
+   * undefined means "fetch it directly", as for any input.
+   */
+  readonly fetchInput?: ((input: InputSource) => Promise<FetchedInput | undefined>) | undefined;
+}
+
+/** An input fetched by a `fetchInput` hook: its plaintext, and how it came. */
+export interface FetchedInput {
+  readonly bytes: Uint8Array;
+  readonly report: FetchBlobResult | { readonly cid: Cid; readonly local: true };
+  /** The path it took, when it was routed (direct or through a relay). */
+  readonly path?: PathEstimate;
 }
 
 export interface StageWorkResult extends StageResult {
@@ -64,11 +85,17 @@ export interface StageWorkResult extends StageResult {
 export async function fetchInputs(assignment: Assignment, options: StageWorkOptions): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
   for (const input of assignment.inputs) {
+    const routed = await options.fetchInput?.(input);
+    if (routed !== undefined) {
+      options.onInput?.(routed.report, input, routed.path);
+      out.push(routed.bytes);
+      continue;
+    }
     const cid = input.cid as Cid;
     if (await options.blobs.has(cid)) {
       try {
         out.push(await options.blobs.get(cid));
-        options.onInput?.({ cid, local: true });
+        options.onInput?.({ cid, local: true }, input);
         continue;
       } catch {
         // A rotten local copy: fetch it again below, which also repairs the store.
@@ -85,7 +112,7 @@ export async function fetchInputs(assignment: Assignment, options: StageWorkOpti
       store: options.blobs,
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     });
-    options.onInput?.(transfer);
+    options.onInput?.(transfer, input);
     out.push(transfer.bytes);
   }
   return out;
@@ -115,7 +142,7 @@ export async function runStage(assignment: Assignment, options: StageWorkOptions
     ...(options.timeLimitMs === undefined ? {} : { timeLimitMs: options.timeLimitMs }),
   });
   const computeMs = performance.now() - t0;
-  const output = await options.blobs.put(canonicalBytes(run.output));
+  const stored = await putOutput(options.blobs, options.outputSeal, run.output as Json);
   const resumedAt = resume === undefined ? 0 : resume.checkpoints.length - 1;
   const manifest = await putCheckpointManifest(options.blobs, {
     program: assignment.program,
@@ -130,7 +157,8 @@ export async function runStage(assignment: Assignment, options: StageWorkOptions
   });
   return {
     root: run.root,
-    output,
+    output: stored.cid,
+    outputBytes: stored.bytes,
     steps: run.steps,
     checkpointEvery,
     manifest,
@@ -194,7 +222,7 @@ export async function runCheatingStage(
   const t0 = performance.now();
   const run = runCheating(program, input, options.checkpointEvery);
   const computeMs = performance.now() - t0;
-  const output = await options.blobs.put(canonicalBytes(run.output as Json));
+  const stored = await putOutput(options.blobs, options.outputSeal, run.output as Json);
   const manifest = await putCheckpointManifest(options.blobs, {
     program: assignment.program,
     checkpointEvery: options.checkpointEvery,
@@ -203,13 +231,28 @@ export async function runCheatingStage(
   });
   return {
     root: run.root,
-    output,
+    output: stored.cid,
+    outputBytes: stored.bytes,
     steps: run.steps,
     checkpointEvery: options.checkpointEvery,
     manifest,
     computeMs,
     programOutput: run.output,
   };
+}
+
+/**
+ * Stores a stage's output: its canonical JSON bytes, or in a sealed job only those bytes sealed under
+ * the stage's output key — an agent's blob server serves any cid it holds, and a relay forwards
+ * only sealed bytes. Returns the cid the commitment names; the root covers the plaintext's hash.
+ */
+export async function putOutput(
+  blobs: BlobStore,
+  seal: StageSeal | undefined,
+  output: Json,
+): Promise<{ readonly cid: Cid; readonly bytes: number }> {
+  const bytes = sealState(seal, canonicalBytes(output));
+  return { cid: await blobs.put(bytes), bytes: bytes.length };
 }
 
 /**

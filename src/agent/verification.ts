@@ -24,9 +24,10 @@ import { merkleProof, merkleRoot } from "../protocol/merkle.ts";
 import { type AnyStepProgram, hashStateBytes, parseProgramInput } from "../runtime/program.ts";
 import { bindInputs } from "../runtime/programs/bind-inputs.ts";
 import { getProgram, programs } from "../runtime/programs/registry.ts";
-import { getTasks, signAndSubmit } from "../sdk/index.ts";
+import { getJob, getTasks, signAndSubmit } from "../sdk/index.ts";
 import { cheatStep } from "./adversary.ts";
 import { fetchBlob } from "./blob-fetch.ts";
+import { sealedInputFetcher } from "./input-path.ts";
 import { mirror } from "./progress.ts";
 import type { ProviderContext } from "./provider-context.ts";
 import { reportError } from "./provider-context.ts";
@@ -140,11 +141,19 @@ async function programInput(
   ctx: ProviderContext,
   task: Task,
 ): Promise<{ program: AnyStepProgram; input: unknown }> {
+  // A sealed job's inputs are its producers' sealed outputs: routed and opened with their output keys.
+  const job = await getJob(ctx.client, { id: task.jobId });
   const bytes = await fetchInputs({ inputs: task.inputs } as Assignment, {
     pool: ctx.pool,
     blobs: ctx.blobs,
     checkpointEvery: task.checkpointEvery,
     fetch: ctx.fetch,
+    fetchInput: sealedInputFetcher(ctx, {
+      jobId: task.jobId,
+      deadline: task.deadline,
+      job,
+      stage: task.stage,
+    }),
   });
   const program = getProgram(programs, task.program);
   return { program, input: parseProgramInput(program, bindInputs(task.program, task.params, bytes)) };

@@ -11,7 +11,7 @@ import { getAssignments, getJob, signAndSubmit } from "../sdk/index.ts";
 import { computeStage } from "./compute-stage.ts";
 import { planStage, type StageRecord, type StageResult } from "./journal.ts";
 import { type ProviderContext, stageKey } from "./provider-context.ts";
-import { stageSealFor } from "./stage-seal.ts";
+import { keysForStage } from "./stage-seal.ts";
 
 type Settled = "committed" | "abandoned";
 
@@ -30,9 +30,10 @@ export async function workAssignment(ctx: ProviderContext, a: Assignment): Promi
     assignment: a,
     plan: plan.result !== undefined ? "recommit" : plan.start ? "start" : "compute",
   });
-  // A restricted stage of a sealed job starts only once its key is here: without it the run could
-  // not seal its states, and a start deadline missed for want of a key is the requester's (deadlines.ts).
-  if (plan.start) await stageSealFor(ctx, a.jobId, a.stage, a.deadline);
+  // A stage of a sealed job starts only once its keys are here: without them the run could not seal
+  // its states and output or open its inputs, and a start deadline missed for want of a key is the
+  // requester's (deadlines.ts).
+  if (plan.start) await keysForStage(ctx, a);
   if (plan.start && !(await startOrSettle(ctx, a, record))) return;
   const base = recordBase(a);
   // A stage given back to us after it went elsewhere reopens its record; a result is kept.

@@ -13,8 +13,8 @@ import type { JobView, NodeView } from "../protocol/api.ts";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
 import { identityFromSecret } from "../protocol/envelope.ts";
 import { predictRttMs } from "../protocol/geo.ts";
-import type { Cid } from "../protocol/ids.ts";
-import { generateJobKey } from "../protocol/job-crypto.node.ts";
+import type { Cid, JobId } from "../protocol/ids.ts";
+import { generateJobKey, openStageOutput } from "../protocol/job-crypto.node.ts";
 import { parseJobSpec } from "../protocol/job-spec.ts";
 import { formatCredits } from "../protocol/money.ts";
 import { getNodes, getStatus, signAndSubmit, submitJob } from "../sdk/index.ts";
@@ -23,20 +23,18 @@ import { auditStore } from "../store/audit.ts";
 import { pgliteEventStore } from "../store/pglite-event-store.ts";
 import { cliClient } from "./client.ts";
 import { watchToEnd } from "./commands/submit.ts";
-import type { DemoStageCore } from "./demo.ts";
 import {
-  type FailoverReport,
-  failoverLines,
   failoverReport,
   type Kill,
   killModeParams,
   killModeSpec,
   killWhenProgressed,
 } from "./demo-failover.ts";
+import { inputPaths } from "./demo-paths.ts";
+import { type NetworkDemoReport, type NetworkDemoStage, renderNetworkDemo } from "./demo-report.ts";
 import { defaultProviders, startLocalNetwork } from "./local-network.ts";
 import type { Output } from "./output.ts";
 import { nodeName, placementWhy } from "./stage-table.ts";
-import { table } from "./table.ts";
 
 export interface NetworkDemoOptions {
   readonly dataDir: string;
@@ -47,96 +45,8 @@ export interface NetworkDemoOptions {
   readonly killProvider?: boolean;
 }
 
-type CostTerms = NonNullable<NonNullable<JobView["stages"][number]["placement"]>["cost"]>;
-
 /** The provider `demo --cheat` turns into a cheater: the EU training stage's first choice. */
 export const cheatingProvider = "fra-gpu-1";
-
-/** One verification of a stage, as the demo reports it. */
-export interface DemoCheck {
-  readonly provider: string;
-  readonly checked: boolean;
-  readonly ratePercent: number;
-  readonly segment?: number;
-  readonly verifier?: string;
-  readonly referee?: string;
-  readonly rounds?: number;
-  readonly outcome: string;
-  readonly slashed: ReadonlyArray<{ readonly who: string; readonly amountMicro: string }>;
-}
-
-export interface NetworkDemoStage extends DemoStageCore {
-  readonly why: string;
-  /** The modelled round trip that mattered for this stage (to its latency target or loop partner). */
-  readonly emulatedRttMs?: number;
-  readonly bytesIn: number;
-  readonly result: string;
-  /** The chosen provider's effective cost term by term, and the runner-up's (what separated them). */
-  readonly placement?: {
-    readonly cost: CostTerms;
-    readonly runnerUp?: { readonly provider: string; readonly cost?: CostTerms };
-  };
-  /** The stage's policy (none, spot) and every verification of it, oldest first. */
-  readonly verification: { readonly policy: string; readonly checks: readonly DemoCheck[] };
-}
-
-export interface NetworkDemoReport {
-  readonly ok: boolean;
-  readonly mode: "network";
-  readonly latency: "emulated";
-  readonly coordinator: { readonly url: string; readonly city: string };
-  readonly providers: ReadonlyArray<{
-    readonly name: string;
-    readonly city: string;
-    readonly resourceClass: string;
-  }>;
-  readonly jobId: string;
-  readonly stages: readonly NetworkDemoStage[];
-  readonly loop: {
-    readonly roundTrips: number;
-    readonly loopMs: number;
-    readonly emulatedRttMs: number | null;
-  };
-  readonly settlement: {
-    readonly payouts: ReadonlyArray<{ readonly provider: string; readonly paidMicro: string }>;
-    readonly feesMicro: string;
-    /** Verifier fees paid from escrow for checks that verified a result. */
-    readonly verifierFeesMicro: string;
-    readonly refundMicro: string;
-    readonly budgetMicro: string;
-  };
-  readonly audit: {
-    readonly ok: boolean;
-    readonly stateHash: string | null;
-    readonly acknowledgedStateHash: string;
-    readonly acknowledgedSeq: number;
-    /** The state hash after the last stored event (later than the acknowledged one if agents went on). */
-    readonly finalStateHash: string | null;
-    readonly events: number;
-    readonly signatures: number;
-    readonly error?: unknown;
-  };
-  /**
-   * The job is sealed: each EU-only stage's key, released by the requester through the log, and to
-   * whom (only nodes inside the EU; the core refuses any other recipient).
-   */
-  readonly sealing: {
-    readonly released: ReadonlyArray<{ readonly stage: string; readonly to: string }>;
-    readonly refused: ReadonlyArray<{ readonly stage: string; readonly to: string; readonly code: string }>;
-  };
-  /** With --cheat: whether the cheater was caught, what it lost, and who re-ran its stage. */
-  readonly cheat?: {
-    readonly provider: string;
-    readonly caught: boolean;
-    readonly stage?: string;
-    readonly slashedMicro: string;
-    readonly paidMicro: string;
-    readonly rerunBy?: string;
-  };
-  /** With --kill-provider: who was killed, when the deadline caught it, where the stage resumed, who was paid what. */
-  readonly failover?: FailoverReport;
-  readonly wallMs: number;
-}
 
 const specPath = resolve(import.meta.dirname, "../../examples/seed-pipeline.yaml");
 
@@ -171,10 +81,11 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
     );
     const { jobId } = await submitJob(client, { identity: requester, spec });
     const stopReleasing = new AbortController();
+    const jobKey = generateJobKey();
     const releasing = releaseStageKeys(client, {
       identity: requester,
       jobId,
-      jobKey: generateJobKey(),
+      jobKey,
       watch: { intervalMs: 100, signal: stopReleasing.signal },
     });
     const killing: Promise<Kill | undefined> =
@@ -189,7 +100,11 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
     const kill = await killing;
     const nodes = await getNodes(client);
     const status = await getStatus(client);
-    const stages = await Promise.all(job.stages.map((s) => describeStage(s, job, nodes, network.providers)));
+    // Outputs are sealed (sealed job): the requester opens them with its job key.
+    const open = (stage: string, bytes: Uint8Array) => openStageOutput(jobKey, jobId as JobId, stage, bytes);
+    const stages = await Promise.all(
+      job.stages.map((s) => describeStage(s, job, nodes, network.providers, open)),
+    );
     await network.stop();
     const loopReports = network.providers.flatMap((p) =>
       p.reports
@@ -246,6 +161,17 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
         payouts: [...payouts].map(([k, v]) => ({ provider: nodeName(nodes, k), paidMicro: v.toString() })),
         feesMicro: fees.toString(),
         verifierFeesMicro: verifierFees.toString(),
+        transferFeesMicro: job.transferPaid ?? "0",
+        transfers: job.stages.flatMap((s) =>
+          (s.transfers ?? []).map((t) => ({
+            stage: s.name,
+            from: t.from,
+            bytes: t.bytes,
+            ...(t.via === undefined ? {} : { via: nodeName(nodes, t.via) }),
+            egressMicro: t.egressFee,
+            relayMicro: t.relayFee,
+          })),
+        ),
         refundMicro: job.refund ?? "0",
         budgetMicro: job.budget,
       },
@@ -262,13 +188,19 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
       },
       ...(cheat === undefined ? {} : { cheat }),
       sealing: {
-        released: keys.released.map((r) => ({ stage: r.stage, to: nodeName(nodes, r.to) })),
+        released: keys.released
+          .filter((r) => r.purpose === undefined)
+          .map((r) => ({ stage: r.stage, to: nodeName(nodes, r.to) })),
+        outputKeys: keys.released
+          .filter((r) => r.purpose === "output")
+          .map((r) => ({ stage: r.stage, to: nodeName(nodes, r.to) })),
         refused: keys.refused.map((r) => ({ stage: r.stage, to: nodeName(nodes, r.to), code: r.code })),
       },
+      inputPaths: inputPaths(jobId, network.providers, nodes),
       ...(failover === undefined ? {} : { failover }),
       wallMs: Math.round(performance.now() - t0),
     };
-    out.result(report, () => render(report));
+    out.result(report, () => renderNetworkDemo(report));
     return report;
   } catch (error) {
     await network.stop().catch(() => {});
@@ -281,6 +213,7 @@ async function describeStage(
   job: JobView,
   nodes: readonly NodeView[],
   providers: ReadonlyArray<{ reports: Array<Record<string, unknown>> }>,
+  open: (stage: string, sealed: Uint8Array) => Uint8Array,
 ): Promise<NetworkDemoStage> {
   const node = nodes.find((n) => n.id === s.provider);
   const here = node === undefined ? null : { latE6: node.latE6, lonE6: node.lonE6 };
@@ -351,7 +284,7 @@ async function describeStage(
     result:
       node?.endpoint === undefined || s.output === undefined
         ? ""
-        : await summarize(s.output as Cid, node.endpoint),
+        : await summarize(s.output as Cid, node.endpoint, (bytes) => open(s.name, bytes)),
   };
 }
 
@@ -381,23 +314,14 @@ function cheatReport(
   };
 }
 
-/** One line per verification: the decision and its outcome. */
-function checkLines(s: NetworkDemoStage): string[] {
-  if (s.verification.policy === "none") return [`  ${s.name.padEnd(10)} policy none: not verified`];
-  return s.verification.checks.map((c) => {
-    const decision = c.checked
-      ? `checked (rate ${c.ratePercent}%) segment ${c.segment} by ${c.verifier ?? "-"}`
-      : `not checked (rate ${c.ratePercent}%)`;
-    const dispute = c.referee === undefined ? "" : `; dispute ${c.rounds} rounds, referee ${c.referee}`;
-    const slash = c.slashed.map((x) => `; slashed ${x.who} ${formatCredits(BigInt(x.amountMicro))}`).join("");
-    return `  ${s.name.padEnd(10)} ${c.provider}: ${decision}${dispute} → ${c.outcome}${slash}`;
-  });
-}
-
 /** Fetch a stage's output from the provider that holds it and say what it means. */
-async function summarize(cid: Cid, endpoint: string): Promise<string> {
+async function summarize(
+  cid: Cid,
+  endpoint: string,
+  open: (sealed: Uint8Array) => Uint8Array,
+): Promise<string> {
   try {
-    const { bytes } = await fetchBlob({ cid, sources: [endpoint], attempts: 2 });
+    const bytes = open((await fetchBlob({ cid, sources: [endpoint], attempts: 2 })).bytes);
     const o = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
     if (typeof o["accuracy"] === "number") return `test accuracy ${(o["accuracy"] * 100).toFixed(1)}%`;
     if (typeof o["trainLoss"] === "number") return `train loss ${o["trainLoss"].toFixed(4)}`;
@@ -407,71 +331,4 @@ async function summarize(cid: Cid, endpoint: string): Promise<string> {
   } catch {
     return "(output no longer served)";
   }
-}
-
-function render(r: NetworkDemoReport): string {
-  const lines = [
-    `Switchyard demo: coordinator in ${r.coordinator.city} + ${r.providers.length} providers in ${new Set(r.providers.map((p) => p.city)).size} cities, separate processes on loopback; latencies between cities are EMULATED from the built-in model`,
-    "",
-    table(
-      [
-        "stage",
-        "provider",
-        "city",
-        "jurisdictions",
-        "status",
-        "price µ",
-        "cost",
-        "RTT (emulated)",
-        "data in",
-        "root",
-      ],
-      r.stages.map((s) => [
-        s.name,
-        s.provider,
-        s.city,
-        s.jurisdiction,
-        s.status,
-        s.pricePerUnitSecond,
-        formatCredits(BigInt(s.costMicro)),
-        s.emulatedRttMs === undefined ? "-" : `${s.emulatedRttMs} ms`,
-        s.bytesIn === 0 ? "-" : `${(s.bytesIn / 1024).toFixed(1)} KiB`,
-        `${s.root.slice(0, 12)}…`,
-      ]),
-    ),
-    "",
-    "why each stage went where it did:",
-    ...r.stages.map((s) => `  ${s.name.padEnd(10)} ${s.why}${s.result ? ` → ${s.result}` : ""}`),
-    "",
-    `sealed: EU-only stage keys released through the log to ${
-      r.sealing.released.map((k) => `${k.to} (${k.stage})`).join(", ") || "nobody"
-    }${r.sealing.refused.length === 0 ? "" : `; refused: ${r.sealing.refused.map((k) => `${k.to} ${k.code}`).join(", ")}`}`,
-    "",
-    "verification (spot checks drawn from the log's beacon after each commitment):",
-    ...r.stages.flatMap(checkLines),
-    ...(r.cheat === undefined
-      ? []
-      : [
-          r.cheat.caught
-            ? `cheater ${r.cheat.provider}: CAUGHT on ${r.cheat.stage}, slashed ${formatCredits(BigInt(r.cheat.slashedMicro))}, paid ${formatCredits(BigInt(r.cheat.paidMicro))}; stage re-run by ${r.cheat.rerunBy}; the requester paid only for the verified re-run`
-            : `cheater ${r.cheat.provider}: NOT caught`,
-        ]),
-    ...(r.failover === undefined ? [] : ["", ...failoverLines(r.failover, formatCredits)]),
-    "",
-    `QAOA loop: ${r.loop.roundTrips} optimizer ⇄ qpu round trips over HTTP in ${(r.loop.loopMs / 1000).toFixed(1)} s (each pays the emulated ${r.loop.emulatedRttMs ?? "?"} ms RTT)`,
-    "",
-    "settlement (credits):",
-    ...r.settlement.payouts.map(
-      (p) => `  paid ${p.provider.padEnd(26)} ${formatCredits(BigInt(p.paidMicro))}`,
-    ),
-    `  protocol fees                   ${formatCredits(BigInt(r.settlement.feesMicro))}`,
-    `  verifier fees (from escrow)     ${formatCredits(BigInt(r.settlement.verifierFeesMicro))}`,
-    `  refund to requester             ${formatCredits(BigInt(r.settlement.refundMicro))} of ${formatCredits(BigInt(r.settlement.budgetMicro))}`,
-    "",
-    r.audit.ok
-      ? `audit: OK — ${r.audit.events} events, ${r.audit.signatures} signatures valid, invariants hold, state hash at seq ${r.audit.acknowledgedSeq} ${r.audit.stateHash} = acknowledged`
-      : `audit: FAILED — ${JSON.stringify(r.audit.error)}`,
-    r.ok ? `demo OK in ${(r.wallMs / 1000).toFixed(1)} s` : "demo FAILED",
-  ];
-  return lines.join("\n");
 }

@@ -21,6 +21,8 @@ export interface ProviderPlan {
   readonly capacity: number;
   /** Micro-credits per unit-second. */
   readonly price: bigint;
+  /** Micro-credits per 10^9 bytes: egress of the outputs it serves, or a relay's forwarding price. */
+  readonly pricePerGigabyte?: bigint;
   /** Run this provider as the adversarial agent (agent/adversary.ts): `demo --cheat`. */
   readonly cheat?: boolean;
 }
@@ -55,8 +57,11 @@ export interface RunningNetwork {
 /**
  * The default local network: the simulation's six providers (src/sim/fixtures.ts), so the
  * networked and in-process demos place the same market, plus a second EU gpu in Paris so the EU
- * training stage has a runner-up to explain against.
+ * training stage has a runner-up to explain against, and a relay in Zurich.
  */
+/** Egress of the demo's providers: 5,000 µ per 10^9 bytes, US$0.005/GB at 1 credit = US$1. */
+const demoEgressPerGigabyte = 5_000n;
+
 export const defaultProviders: readonly ProviderPlan[] = [
   ...worldProviders.map((p) => ({
     name: p.node.name,
@@ -64,8 +69,26 @@ export const defaultProviders: readonly ProviderPlan[] = [
     resourceClass: p.node.resourceClass,
     capacity: p.node.capacity,
     price: p.pricePerUnitSecond,
+    pricePerGigabyte: demoEgressPerGigabyte,
   })),
-  { name: "par-gpu-1", city: "Paris", resourceClass: "gpu", capacity: 4, price: 650n },
+  {
+    name: "par-gpu-1",
+    city: "Paris",
+    resourceClass: "gpu",
+    capacity: 4,
+    price: 650n,
+    pricePerGigabyte: demoEgressPerGigabyte,
+  },
+  // A relay: sealed stage outputs may travel through it when the direct path is predicted slower
+  // or fails; it forwards ciphertext only and is never given a key (docs/routing.md).
+  {
+    name: "zrh-relay-1",
+    city: "Zurich",
+    resourceClass: "relay",
+    capacity: 4,
+    price: 10n,
+    pricePerGigabyte: 20_000n,
+  },
 ];
 
 async function ensureKey(file: string): Promise<void> {
@@ -125,6 +148,7 @@ export async function startLocalNetwork(
           String(p.capacity),
           "--price",
           p.price.toString(),
+          ...(p.pricePerGigabyte === undefined ? [] : ["--price-per-gb", p.pricePerGigabyte.toString()]),
           "--data-dir",
           dir,
           "--key",

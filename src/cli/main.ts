@@ -13,7 +13,7 @@ import { jobs } from "./commands/jobs.ts";
 import { keygen } from "./commands/keygen.ts";
 import { market } from "./commands/market.ts";
 import { nodes } from "./commands/nodes.ts";
-import { parseMicro, provider } from "./commands/provider.ts";
+import { parseMicro, parseUplinkMbps, provider } from "./commands/provider.ts";
 import { submit } from "./commands/submit.ts";
 import { up } from "./commands/up.ts";
 import { runDemo } from "./demo.ts";
@@ -27,8 +27,10 @@ run a network
               [--city CITY] [--params JSON]
                                      sequencer + API (default store: PGlite in DIR/log); --params
                                      sets a new log's genesis parameters, e.g. '{"runGraceMs":2000}'
-  provider --name NAME --city CITY [--class gpu|cpu|qpu] [--capacity N] [--price µ] [--stake µ]
-           [--data-dir DIR] [--emulate]  a provider agent: benchmark, register, bond, offer, work
+  provider --name NAME --city CITY [--class gpu|cpu|qpu|relay] [--capacity N] [--price µ] [--stake µ]
+           [--price-per-gb µ] [--uplink-mbps N] [--data-dir DIR] [--emulate]
+                                     a provider agent: benchmark, register, bond, offer, work;
+                                     --price-per-gb is its egress price (a relay's forwarding price)
   up [--providers N] [--cities A,B,C] [--coordinator-city CITY] [--port N] [--no-emulation]
                                      a coordinator and N providers as processes in real cities
   demo [--in-process] [--cheat | --kill-provider] [--data-dir DIR]
@@ -117,6 +119,8 @@ async function main(argv: string[]): Promise<number> {
         class: { type: "string", default: "cpu" },
         capacity: { type: "string", default: "4" },
         price: { type: "string", default: "50" },
+        "price-per-gb": { type: "string" },
+        "uplink-mbps": { type: "string" },
         stake: { type: "string", default: "50000000" },
         "data-dir": { type: "string" },
         key: { type: "string" },
@@ -140,6 +144,12 @@ async function main(argv: string[]): Promise<number> {
           resourceClass: values.class as string,
           capacity: Number(values.capacity),
           price: parseMicro(values.price as string, "--price"),
+          ...(values["price-per-gb"] === undefined
+            ? {}
+            : { pricePerGigabyte: parseMicro(values["price-per-gb"] as string, "--price-per-gb") }),
+          ...(values["uplink-mbps"] === undefined
+            ? {}
+            : { uplinkBytesPerSecond: parseUplinkMbps(values["uplink-mbps"] as string) }),
           stake: parseMicro(values.stake as string, "--stake"),
           dataDir: (values["data-dir"] as string | undefined) ?? `.switchyard/providers/${name}`,
           ...(values.key === undefined ? {} : { key: values.key as string }),

@@ -47,7 +47,20 @@ export function placementWhy(stage: StageView, nodes: readonly NodeView[]): stri
               ? ` cost ${p.runnerUp.cost.total} µ: ${costGap(p.cost, p.runnerUp.cost)}`
               : ` at ${p.runnerUp.price} µ`
           }`;
-    return `lowest effective cost of ${p.eligible} eligible${risk(p.failurePpm)}${chosen}; excluded: ${excluded(p.excluded) || "none"}; ${runner}`;
+    const bounded =
+      p.bounded === undefined
+        ? ""
+        : `; ${p.bounded} dearer offers not examined (price alone above the runner-up)`;
+    const plan =
+      p.planned === true && p.plan !== undefined
+        ? `; planned jointly with the job's other stages (pipeline ${p.plan.total} µ${
+            p.plan.greedyTotal === undefined ? "" : ` vs ${p.plan.greedyTotal} µ stage by stage`
+          }${p.plan.exact ? ", optimal" : ""})`
+        : p.planned === false
+          ? "; its planned offer was taken, so ranked on its own"
+          : "";
+    const lead = p.planned === true ? "planned choice among" : "lowest effective cost of";
+    return `${lead} ${p.eligible} eligible${risk(p.failurePpm)}${chosen}; excluded: ${excluded(p.excluded) || "none"}${bounded}${plan}; ${runner}`;
   }
   if (stage.noMatch !== undefined)
     return `no match among ${stage.noMatch.candidates} offers: ${excluded(stage.noMatch.excluded)}`;

@@ -136,7 +136,9 @@ async function lifecycle(store: () => EventStore | string): Promise<void> {
       (f): f is Extract<StreamFrame, { type: "assignment" }> =>
         f.type === "assignment" && f.assignment.stage === "b",
     );
-    assert.deepEqual(second.assignment.inputs, [{ cid: output, from: endpoint }]);
+    assert.deepEqual(second.assignment.inputs, [
+      { cid: output, from: endpoint, stage: "a", producer: provider.publicKey },
+    ]);
     await send(provider, "startStage", { jobId, stage: "b" });
     await send(provider, "commitResult", {
       jobId,

@@ -86,6 +86,10 @@ describe("views are pure functions of the state, shaped as the API says", () => 
       assert.deepEqual(nodeViewSchema.parse(node), node);
     assert.deepEqual(marketSchema.parse(marketView(net.state)), marketView(net.state));
     for (const view of jobViews(net.state)) assert.deepEqual(jobViewSchema.parse(view), view);
+    // Stage a was placed by the job's joint plan (a and b), and its view says so.
+    const placement = jobView(net.state, net.state.jobs.get(job)!).stages[0]!.placement!;
+    assert.equal(placement.planned, true);
+    assert.equal(placement.plan?.exact, true);
     const account = accountView(net.state, requester.publicKey);
     assert.deepEqual(accountSchema.parse(account), account);
     const assignments = assignmentsOf(net.state, sin!.who.publicKey);
@@ -255,7 +259,7 @@ describe("views are pure functions of the state, shaped as the API says", () => 
     });
   });
 
-  test("an assignment names where each input comes from: the endpoint of the provider that produced it", () => {
+  test("an assignment names where each input comes from: the stage and provider that produced it, and its endpoint", () => {
     const net = network();
     const job = submitJob(net, [stage("a"), stage("b", ["a"])]);
     const output = "cd".repeat(32);
@@ -266,7 +270,9 @@ describe("views are pure functions of the state, shaped as the API says", () => 
     // verificationWindowMs 0: a settles on commit and b is placed on the same provider.
     const [assignment] = assignmentsOf(net.state, sin!.who.publicKey);
     assert.equal(assignment?.stage, "b");
-    assert.deepEqual(assignment?.inputs, [{ cid: output, from: endpoint }]);
+    assert.deepEqual(assignment?.inputs, [
+      { cid: output, from: endpoint, stage: "a", producer: sin!.who.publicKey },
+    ]);
   });
 
   test("after a provider vanished, the next one's assignment carries the resume point and the job view the split", () => {

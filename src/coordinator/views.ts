@@ -71,6 +71,9 @@ export function nodeViews(state: State, lastSeen: (node: PublicKeyHex) => number
       capacity: offer.capacity,
       used: offer.used,
       pricePerUnitSecond: offer.pricePerUnitSecond.toString(),
+      ...(offer.pricePerGigabyte === undefined
+        ? {}
+        : { pricePerGigabyte: offer.pricePerGigabyte.toString() }),
       active: offer.active,
     });
     offersByNode.set(offer.provider, list);
@@ -89,6 +92,7 @@ export function nodeViews(state: State, lastSeen: (node: PublicKeyHex) => number
       capacity: node.capacity,
       throughput: node.throughput,
       ...(node.endpoint === undefined ? {} : { endpoint: node.endpoint }),
+      ...(node.bytesPerSecond === undefined ? {} : { bytesPerSecond: node.bytesPerSecond }),
       stake: balanceOf(state, accounts.staked(node.id)).toString(),
       openStages: node.openStages,
       offers: offersByNode.get(node.id) ?? [],
@@ -126,7 +130,15 @@ export function rttView(state: State, from: PublicKeyHex, to: PublicKeyHex): Rtt
 export function marketView(state: State): Market {
   const groups = new Map<
     string,
-    { resourceClass: string; region: string; prices: bigint[]; capacity: number; used: number }
+    {
+      resourceClass: string;
+      region: string;
+      prices: bigint[];
+      capacity: number;
+      used: number;
+      /** Lowest price per 10^9 bytes (absent counts as 0), once an offer of the group set one. */
+      perGigabyte: { min: bigint; set: boolean };
+    }
   >();
   for (const offer of state.offers.values()) {
     if (!offer.active) continue;
@@ -139,8 +151,12 @@ export function marketView(state: State): Market {
       prices: [],
       capacity: 0,
       used: 0,
+      perGigabyte: { min: offer.pricePerGigabyte ?? 0n, set: false },
     };
     group.prices.push(offer.pricePerUnitSecond);
+    const perGigabyte = offer.pricePerGigabyte ?? 0n;
+    if (perGigabyte < group.perGigabyte.min) group.perGigabyte.min = perGigabyte;
+    if (offer.pricePerGigabyte !== undefined) group.perGigabyte.set = true;
     group.capacity += offer.capacity;
     group.used += offer.used;
     groups.set(key, group);
@@ -157,6 +173,7 @@ export function marketView(state: State): Market {
       used: g.used,
       minPrice: prices[0]!.toString(),
       medianPrice: median.toString(),
+      ...(g.perGigabyte.set ? { minPricePerGigabyte: g.perGigabyte.min.toString() } : {}),
     };
   });
   classes.sort((a, b) => compare(a.resourceClass, b.resourceClass) || compare(a.region, b.region));
@@ -189,6 +206,7 @@ function stageView(stage: Stage): StageView {
     deadline: stage.deadline,
     root: stage.root,
     output: stage.output,
+    outputBytes: stage.outputBytes,
     steps: stage.steps,
     manifest: stage.manifest,
     paid: stage.paid?.toString(),
@@ -222,6 +240,7 @@ function stageView(stage: Stage): StageView {
             candidates: stage.placement.candidates,
             eligible: stage.placement.eligible,
             excluded: { ...stage.placement.excluded },
+            ...(stage.placement.bounded === undefined ? {} : { bounded: stage.placement.bounded }),
             ...(stage.placement.failurePpm === undefined ? {} : { failurePpm: stage.placement.failurePpm }),
             ...(stage.placement.cost === undefined ? {} : { cost: { ...stage.placement.cost } }),
             ...(stage.placement.runnerUp === undefined
@@ -239,6 +258,8 @@ function stageView(stage: Stage): StageView {
                       : { cost: { ...stage.placement.runnerUp.cost } }),
                   },
                 }),
+            ...(stage.placement.planned === undefined ? {} : { planned: stage.placement.planned }),
+            ...(stage.placement.plan === undefined ? {} : { plan: { ...stage.placement.plan } }),
           },
     noMatch:
       stage.noMatch === undefined
@@ -254,6 +275,13 @@ function stageView(stage: Stage): StageView {
     payouts: stage.payouts?.map((p) => ({ ...p, amount: p.amount.toString() })),
     jurisdictions: spec.jurisdictions === undefined ? undefined : [...spec.jurisdictions],
     keys: stage.keys?.map((k) => ({ ...k })),
+    outputKeys: stage.outputKeys?.map((k) => ({ ...k })),
+    egressPricePerGigabyte: stage.egressPricePerGigabyte?.toString(),
+    transfers: stage.transfers?.map((t) => ({
+      ...t,
+      egressFee: t.egressFee.toString(),
+      relayFee: t.relayFee.toString(),
+    })),
   };
   return {
     name: spec.name,
@@ -287,6 +315,8 @@ export function jobView(state: State, job: Job): JobView {
     ...(job.sealed === true ? { sealed: true } : {}),
     status: job.status,
     ...(job.refund === undefined ? {} : { refund: job.refund.toString() }),
+    ...(job.transferBudget === undefined ? {} : { transferBudget: job.transferBudget.toString() }),
+    ...(job.transferPaid === undefined ? {} : { transferPaid: job.transferPaid.toString() }),
     escrow: balanceOf(state, accounts.escrow(job.id)).toString(),
     stages: [...job.stages.values()].map(stageView),
   };

@@ -1,19 +1,33 @@
 import { disputeSides, type Effect, type Job, resultOf, type Stage, type State } from "../core/index.ts";
-import type { Assignment, Task } from "../protocol/api.ts";
+import type { Assignment, InputSource, Task } from "../protocol/api.ts";
 import type { JobId, PublicKeyHex } from "../protocol/ids.ts";
 import { definedOnly } from "./views.ts";
 
 /**
- * Where each input of a stage can be fetched: the endpoint of the provider that produced it (for
- * outputs of the stages it runs after). Declared inputs have no known producer.
+ * Where each input of a stage can be fetched: for outputs of the stages it runs after, the stage
+ * that produced it, its provider, that provider's endpoint and the size it declared. Declared inputs
+ * have no known producer.
  */
-function producers(state: State, job: Job, stage: Stage): Map<string, string> {
-  const from = new Map<string, string>();
+function producers(state: State, job: Job, stage: Stage): Map<string, Omit<InputSource, "cid">> {
+  const from = new Map<string, Omit<InputSource, "cid">>();
   for (const dep of stage.spec.after) {
+    const output = resultOf(job, dep);
     const producer = job.stages.get(dep);
-    if (producer?.output === undefined || producer.provider === undefined) continue;
-    const endpoint = state.nodes.get(producer.provider)?.endpoint;
-    if (endpoint !== undefined) from.set(producer.output, endpoint);
+    if (output === undefined || producer === undefined) continue;
+    // A replicated stage's accepted output may come from any replica that committed it.
+    const by = [...job.stages.values()].find(
+      (s) =>
+        s.output === output &&
+        s.provider !== undefined &&
+        (s === producer || s.spec.name.startsWith(`${dep}~`)),
+    );
+    if (by?.provider === undefined) continue;
+    const endpoint = state.nodes.get(by.provider)?.endpoint;
+    from.set(output, {
+      stage: dep,
+      producer: by.provider,
+      ...definedOnly({ from: endpoint, bytes: by.outputBytes }),
+    });
   }
   return from;
 }
@@ -25,10 +39,7 @@ function inputsWithSources(
   cids: readonly string[],
 ): Assignment["inputs"] {
   const from = producers(state, job, stage);
-  return cids.map((cid) => {
-    const endpoint = from.get(cid);
-    return endpoint === undefined ? { cid } : { cid, from: endpoint };
-  });
+  return cids.map((cid) => ({ cid, ...from.get(cid) }));
 }
 
 /** The inputs of a placed stage, as placement computes them: declared inputs, then dependency outputs. */

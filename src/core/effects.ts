@@ -42,6 +42,18 @@ export type Effect =
   | { readonly type: "stageFailed"; readonly jobId: JobId; readonly stage: string; readonly reason: string }
   | { readonly type: "slashed"; readonly who: PublicKeyHex; readonly amount: bigint; readonly reason: string }
   | { readonly type: "jobFinished"; readonly jobId: JobId; readonly refund: bigint }
+  /** A receiver acknowledged an input (routing/transfer-fees.ts): the producer and the relay were paid. */
+  | {
+      readonly type: "transferSettled";
+      readonly jobId: JobId;
+      readonly stage: string;
+      readonly input: Cid;
+      readonly bytes: number;
+      readonly producer: PublicKeyHex;
+      readonly egressFee: bigint;
+      readonly relay?: PublicKeyHex;
+      readonly relayFee: bigint;
+    }
   /** A verifier is to check a committed stage (its task: views.ts tasksOf). */
   | {
       readonly type: "verify";

@@ -32,6 +32,17 @@ function checkJob(state: State, jobId: JobId): void {
     if (stage.payouts !== undefined && stage.payouts.reduce((n, p) => n + p.amount, 0n) !== stage.paid)
       violated(`stage ${stage.spec.name} of job ${jobId} split its payment into parts that do not sum to it`);
   }
+  // Transfer fees stay within the budget set aside for them, and the stages' records account for them.
+  const paid = job.transferPaid ?? 0n;
+  if (paid > (job.transferBudget ?? 0n))
+    violated(
+      `job ${jobId} paid ${paid} in transfer fees, above its transfer budget ${job.transferBudget ?? 0n}`,
+    );
+  let recorded = 0n;
+  for (const stage of job.stages.values())
+    for (const t of stage.transfers ?? []) recorded += t.egressFee + t.relayFee;
+  if (recorded !== paid)
+    violated(`job ${jobId} paid ${paid} in transfer fees, but its stages record ${recorded}`);
   if (held < open)
     violated(`escrow of job ${jobId} holds ${held}, below the ${open} its open stages may cost`);
   if (job.status === "finished" && held !== 0n)

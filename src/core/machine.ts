@@ -32,6 +32,7 @@ import { applyRegisterNode, applyReportCoordinate } from "./market/nodes.ts";
 import { applyPostOffer, applyWithdrawOffer } from "./market/offers.ts";
 import { applyReleaseKey } from "./routing/keys.ts";
 import { applyPriceEpoch } from "./routing/price-epoch.ts";
+import { applyAcknowledgeTransfer } from "./routing/transfer-fees.ts";
 import { type State, stageKey } from "./state.ts";
 import { applyCanaryCommit, applyRevealCanary } from "./verification/canaries-live.ts";
 import {
@@ -95,6 +96,9 @@ function applyMessage(ctx: MessageContext, env: Envelope): void {
       return;
     case "acceptStage":
       applyAcceptStage(ctx, env.body);
+      return;
+    case "acknowledgeTransfer":
+      applyAcknowledgeTransfer(ctx, env.body);
       return;
     case "commitVerdict":
       applyCommitVerdict(ctx, env.body);

@@ -14,6 +14,7 @@ import type { Handoff, Payout, Progress } from "./jobs/progress.ts";
 import type { ReputationRecord } from "./reputation/reputation.ts";
 import type { EffectiveCost } from "./routing/effective-cost.ts";
 import type { ReleasedKey } from "./routing/keys.ts";
+import type { TransferRecord } from "./routing/transfer-fees.ts";
 import type { DisputeState } from "./verification/dispute.ts";
 
 export interface NodeRecord {
@@ -28,6 +29,8 @@ export interface NodeRecord {
   readonly capacity: number;
   readonly throughput: number;
   readonly endpoint?: string;
+  /** The node's measured uplink, bytes per second (`registerNode`); absent if it did not report one. */
+  readonly bytesPerSecond?: number;
   readonly registeredAt: number;
   /** Capacity committed to offers (never above `capacity`). */
   offered: number;
@@ -48,6 +51,11 @@ export interface Offer {
   readonly resourceClass: string;
   readonly capacity: number;
   readonly pricePerUnitSecond: bigint;
+  /**
+   * Micro-credits per 10^9 bytes: a relay's forwarding price, or another provider's egress price
+   * for the outputs it serves (routing/transfer-fees.ts). Absent: 0.
+   */
+  readonly pricePerGigabyte?: bigint;
   readonly postedAt: number;
   /** Units held by matched stages that have not finished. */
   used: number;
@@ -78,6 +86,11 @@ export interface PlacementExplanation {
   readonly candidates: number;
   readonly eligible: number;
   readonly excluded: Readonly<Record<string, number>>;
+  /**
+   * Offers not examined: their price alone put them above the runner-up's effective cost
+   * (market/match.ts). `eligible` and `excluded` count the examined offers.
+   */
+  readonly bounded?: number;
   /** The chosen provider's failure probability (reputation), ppm: its risk premium is price × this. */
   readonly failurePpm?: number;
   /** The chosen provider's effective cost, term by term (routing/effective-cost.ts), micro-credits. */
@@ -89,9 +102,40 @@ export interface PlacementExplanation {
     readonly failurePpm?: number;
     readonly cost?: CostBreakdown;
   };
+  /**
+   * Present when the job had a joint plan for this stage (market/joint-plan.ts): true when the
+   * planned offer was taken, false when it was no longer eligible and the stage's own cheapest was.
+   */
+  readonly planned?: boolean;
+  /** The joint plan the stage was placed under: its total against the stage-by-stage greedy total. */
+  readonly plan?: PlanSummary;
 }
 
-/** An effective cost, term by term (routing/effective-cost.ts): what the matcher ranks offers by. */
+/** A joint plan's totals over the job's not-yet-placed stages, in effective-cost micro-credits. */
+export interface PlanSummary {
+  /** Σ effective cost of the planned offers, delays between planned stages included. */
+  readonly total: number;
+  /** The same sum when every stage takes its own cheapest offer in placement order (if that is feasible). */
+  readonly greedyTotal?: number;
+  /** True when branch and bound proved `total` optimal within its node limit. */
+  readonly exact: boolean;
+}
+
+/**
+ * Where the joint planner would put each not-yet-placed stage of a job, and the facts it assumed
+ * (`basis`, with its planned stages counted as placed where planned): when those change — a stage
+ * placed elsewhere than planned, an output's size declared, a provider timed out or barred — the
+ * next placement of the job re-plans.
+ */
+export interface JobPlan extends PlanSummary {
+  /** Digest of the facts the plan assumed (market/joint-plan.ts `planBasis`). */
+  readonly basis: number;
+  /** Stage name → planned offer. */
+  readonly stages: Map<string, OfferId>;
+  /** Branch-and-bound nodes the plan took (bounded by the planner's node limit). */
+  readonly nodes: number;
+}
+
 export type CostBreakdown = EffectiveCost;
 
 export interface Stage {
@@ -107,6 +151,8 @@ export interface Stage {
   deadline?: number;
   root?: Hex32;
   output?: Hex32;
+  /** Size of the committed output, bytes, when the provider declared it (`commitResult`). */
+  outputBytes?: number;
   steps?: number;
   paid?: bigint;
   fee?: bigint;
@@ -141,6 +187,15 @@ export interface Stage {
   payouts?: Payout[];
   /** A restricted stage's key, sealed to each node the requester released it to (routing/keys.ts). */
   keys?: ReleasedKey[];
+  /** In a sealed job, the stage's output key sealed to each node it was released to (routing/keys.ts). */
+  outputKeys?: ReleasedKey[];
+  /**
+   * The matched offer's egress price, micro-credits per 10^9 bytes, copied at the match so that a
+   * later change of the offer does not reprice work in flight (routing/transfer-fees.ts).
+   */
+  egressPricePerGigabyte?: bigint;
+  /** Inputs this stage's providers acknowledged receiving, and the fees paid for them, oldest first. */
+  transfers?: TransferRecord[];
 }
 
 export interface ReplicationRecord {
@@ -246,9 +301,18 @@ export interface Job {
   readonly submittedAt: number;
   /** The requester releases stage keys: its restricted stages' states are sealed (routing/keys.ts). */
   readonly sealed?: true;
+  /** Part of the budget set aside for bandwidth and relay fees (`submitJob`); absent: 0. */
+  readonly transferBudget?: bigint;
+  /** Bandwidth and relay fees paid so far (routing/transfer-fees.ts); present with a transfer budget. */
+  transferPaid?: bigint;
   readonly stages: Map<string, Stage>;
   status: "open" | "finished";
   refund?: bigint;
+  /**
+   * The joint plan for the stages not placed yet (market/joint-plan.ts); absent below two pending
+   * stages and dropped once none is pending.
+   */
+  plan?: JobPlan;
 }
 
 export interface UnbondEntry {

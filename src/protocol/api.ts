@@ -10,9 +10,9 @@
 import { z } from "zod";
 import { errorCodes } from "./errors.ts";
 import { hex32Schema } from "./ids.ts";
+import { amountStringSchema as amount } from "./money.ts";
 import { networkCoordinateSchema } from "./network-coordinate.ts";
 
-const amount = z.string().regex(/^-?(0|[1-9][0-9]*)$/);
 const hex = hex32Schema;
 
 export const apiPaths = {
@@ -99,6 +99,8 @@ export const offerViewSchema = z.strictObject({
   capacity: z.number().int(),
   used: z.number().int(),
   pricePerUnitSecond: amount,
+  /** Micro-credits per 10^9 bytes: a relay's forwarding price, or the provider's egress price. */
+  pricePerGigabyte: amount.optional(),
   active: z.boolean(),
 });
 
@@ -114,6 +116,8 @@ export const nodeViewSchema = z.strictObject({
   capacity: z.number().int(),
   throughput: z.number().int(),
   endpoint: z.string().optional(),
+  /** The uplink the node reported at registration, bytes per second. */
+  bytesPerSecond: z.number().int().optional(),
   stake: amount,
   openStages: z.number().int(),
   offers: z.array(offerViewSchema),
@@ -148,6 +152,11 @@ export const marketSchema = z.strictObject({
       used: z.number().int(),
       minPrice: amount,
       medianPrice: amount,
+      /**
+       * Lowest price per 10^9 bytes among the group's offers (an offer without one asks 0): what a
+       * relay charges for forwarding, or a provider for its egress. Absent when no offer set one.
+       */
+      minPricePerGigabyte: amount.optional(),
     }),
   ),
   /**
@@ -167,146 +176,8 @@ export const marketSchema = z.strictObject({
 });
 export type Market = z.infer<typeof marketSchema>;
 
-/** A reported checkpoint of a running stage (docs/routing.md, "Failover"); without the hash list. */
-const progressViewSchema = z.strictObject({
-  provider: hex,
-  index: z.number().int(),
-  step: z.number().int(),
-  steps: z.number().int(),
-  checkpointEvery: z.number().int(),
-  hash: hex,
-  state: hex,
-  at: z.number().int(),
-});
-
-/** An effective cost term by term (core/routing/effective-cost.ts): what the matcher ranks by. */
-export const costBreakdownSchema = z.strictObject({
-  compute: z.number().int(),
-  time: z.number().int(),
-  delay: z.number().int(),
-  risk: z.number().int(),
-  verification: z.number().int(),
-  total: z.number().int(),
-});
-
-export const stageViewSchema = z.strictObject({
-  name: z.string(),
-  program: z.string(),
-  status: z.string(),
-  resourceClass: z.string(),
-  units: z.number().int(),
-  seconds: z.number().int(),
-  after: z.array(z.string()),
-  provider: hex.optional(),
-  pricePerUnitSecond: amount.optional(),
-  attempts: z.number().int(),
-  deadline: z.number().int().optional(),
-  root: hex.optional(),
-  output: hex.optional(),
-  steps: z.number().int().optional(),
-  /** The committed result's manifest blob (checkpoint hashes and state ids), on its provider. */
-  manifest: hex.optional(),
-  paid: amount.optional(),
-  fee: amount.optional(),
-  failure: z.string().optional(),
-  /** Why the stage went where it did: eligible offers, exclusions by reason, and the runner-up. */
-  placement: z
-    .strictObject({
-      candidates: z.number().int(),
-      eligible: z.number().int(),
-      excluded: z.record(z.string(), z.number().int()),
-      /** The chosen provider's failure probability from reputation (ppm): its risk premium. */
-      failurePpm: z.number().int().optional(),
-      /** The chosen provider's effective cost, term by term (micro-credits). */
-      cost: costBreakdownSchema.optional(),
-      runnerUp: z
-        .strictObject({
-          offerId: hex,
-          provider: hex,
-          price: amount,
-          failurePpm: z.number().int().optional(),
-          cost: costBreakdownSchema.optional(),
-        })
-        .optional(),
-    })
-    .optional(),
-  latency: z.unknown().optional(),
-  loop: z.unknown().optional(),
-  verification: z.string().optional(),
-  /** The verification in progress: its phase, rate, segment, verifier, referee and dispute. */
-  check: z
-    .strictObject({
-      phase: z.string(),
-      ratePpm: z.number().int().optional(),
-      segment: z.number().int().optional(),
-      verifier: hex.optional(),
-      referee: hex.optional(),
-      rounds: z.number().int().optional(),
-    })
-    .optional(),
-  /** Finished verifications, oldest first: what was decided and who was slashed. */
-  checks: z
-    .array(
-      z.strictObject({
-        provider: hex,
-        checked: z.boolean(),
-        ratePpm: z.number().int(),
-        segment: z.number().int().optional(),
-        verifier: hex.optional(),
-        referee: hex.optional(),
-        rounds: z.number().int().optional(),
-        fee: amount,
-        outcome: z.string(),
-        slashed: z.array(z.strictObject({ who: hex, amount })),
-        at: z.number().int(),
-      }),
-    )
-    .optional(),
-  noMatch: z
-    .strictObject({
-      candidates: z.number().int(),
-      excluded: z.record(z.string(), z.number().int()),
-      sample: z.array(z.strictObject({ offerId: hex, reason: z.string() })),
-    })
-    .optional(),
-  /** The running provider's last reported checkpoint. */
-  progress: progressViewSchema.optional(),
-  /** The checkpoint the stage resumes from after a provider vanished. */
-  resumeFrom: progressViewSchema.optional(),
-  /** Providers that vanished mid-stage: the steps they did and when their deadline caught them. */
-  handoffs: z
-    .array(
-      z.strictObject({
-        provider: hex,
-        fromStep: z.number().int(),
-        toStep: z.number().int(),
-        index: z.number().int(),
-        at: z.number().int(),
-      }),
-    )
-    .optional(),
-  /** A shared stage's payment: each provider's steps and amount; the amounts sum to `paid`. */
-  payouts: z
-    .array(z.strictObject({ provider: hex, fromStep: z.number().int(), toStep: z.number().int(), amount }))
-    .optional(),
-  /** Where the stage's data may be read in plaintext; absent: anywhere (its states are not sealed). */
-  jurisdictions: z.array(z.string()).optional(),
-  /** A restricted stage's key, sealed to each node the requester released it to (`releaseKey`). */
-  keys: z.array(z.strictObject({ to: hex, sealed: z.string() })).optional(),
-});
-export const jobViewSchema = z.strictObject({
-  id: hex,
-  requester: hex,
-  budget: amount,
-  submittedAt: z.number().int(),
-  /** The requester releases stage keys: restricted stages' states are sealed. */
-  sealed: z.boolean().optional(),
-  status: z.enum(["open", "finished"]),
-  refund: amount.optional(),
-  escrow: amount,
-  stages: z.array(stageViewSchema),
-});
-export type JobView = z.infer<typeof jobViewSchema>;
+// The job view (GET /v1/jobs/:id, stream frames) is its own file: it is most of the contract.
+export { costBreakdownSchema, type JobView, jobViewSchema, stageViewSchema } from "./job-view.ts";
 
 export const accountSchema = z.strictObject({
   key: hex,
@@ -318,6 +189,21 @@ export const accountSchema = z.strictObject({
 });
 export type Account = z.infer<typeof accountSchema>;
 
+/**
+ * One input of a stage and where to fetch it. An output of a stage it runs after names that stage
+ * (`stage`, its spec name) and the node that produced it (`producer`, for the path's RTT), and,
+ * when the commitment said, its size (`bytes`); in a sealed job it is sealed under that stage's
+ * output key. A declared input has only its cid.
+ */
+export const inputSourceSchema = z.strictObject({
+  cid: hex,
+  from: z.string().optional(),
+  stage: z.string().optional(),
+  producer: hex.optional(),
+  bytes: z.number().int().min(0).optional(),
+});
+export type InputSource = z.infer<typeof inputSourceSchema>;
+
 export const assignmentSchema = z.strictObject({
   jobId: hex,
   stage: z.string(),
@@ -326,7 +212,7 @@ export const assignmentSchema = z.strictObject({
   program: z.string(),
   params: z.record(z.string(), z.unknown()),
   /** Inputs with where to fetch them: the producing provider's endpoint, if known. */
-  inputs: z.array(z.strictObject({ cid: hex, from: z.string().optional() })),
+  inputs: z.array(inputSourceSchema),
   pricePerUnitSecond: amount,
   status: z.enum(["matched", "running"]),
   deadline: z.number().int(),
@@ -355,7 +241,7 @@ const taskBase = {
   stage: z.string(),
   program: z.string(),
   params: z.record(z.string(), z.unknown()),
-  inputs: z.array(z.strictObject({ cid: hex, from: z.string().optional() })),
+  inputs: z.array(inputSourceSchema),
   provider: hex,
   /** Where the provider serves its manifest and checkpoint states. */
   providerEndpoint: z.string().optional(),

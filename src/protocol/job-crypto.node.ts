@@ -109,6 +109,30 @@ export function stageKey(jobKey: JobKey, jobId: JobId, stage: string): StageKey 
   ) as StageKey;
 }
 
+/**
+ * The name a stage's *output* is sealed under and bound to, in place of the stage name:
+ * `<spec name>#output` (docs/routing.md "Sealed outputs and relayed inputs"). Spec names cannot
+ * contain `#`, so an output key is never a stage key; replicas (`train~2`) share their spec's name,
+ * so k replicas that agree seal the same output to the same bytes (sealing is deterministic).
+ *
+ * @example const key = stageKey(jobKey, jobId, outputSealName("train")); // opens train's output
+ */
+export function outputSealName(stage: string): string {
+  return `${stage.replace(/~[2-9]$/, "")}#output`;
+}
+
+/**
+ * The requester's view of a sealed job's stage output: the sealed blob its provider served, opened
+ * with the output key derived from the job key.
+ *
+ * @throws SwitchyardError CORRUPTED when the blob is not that stage's output sealed under this job key.
+ * @example const plaintext = openStageOutput(jobKey, jobId, "evaluate", sealedBytes);
+ */
+export function openStageOutput(jobKey: JobKey, jobId: JobId, stage: string, sealed: Uint8Array): Uint8Array {
+  const bound = outputSealName(stage);
+  return openBlob(stageKey(jobKey, jobId, bound), { jobId, stage: bound }, sealed);
+}
+
 /** Where a chunk belongs: everything here is bound into its tag. */
 export interface ChunkBinding {
   readonly jobId: JobId;
@@ -375,8 +399,9 @@ function checkJobId(jobId: string): string {
 }
 
 function checkStage(stage: string): string {
-  if (stage.length < 1 || stage.length > 64)
-    throw new SwitchyardError("MALFORMED", "a stage name is 1 to 64 characters");
+  // 66 for a replica (`name~k`), 71 for an output (`name#output`).
+  if (stage.length < 1 || stage.length > 80)
+    throw new SwitchyardError("MALFORMED", "a stage name is 1 to 80 characters");
   return stage;
 }
 

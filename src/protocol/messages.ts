@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { Json } from "./canonical.ts";
 import { cidSchema, hex32Schema, jobIdSchema, offerIdSchema, publicKeySchema } from "./ids.ts";
-import { positiveMicroSchema } from "./money.ts";
+import { microSchema, positiveMicroSchema } from "./money.ts";
 import { reportCoordinateSchema } from "./network-coordinate.ts";
 
 const name = z
@@ -16,6 +16,12 @@ const name = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, . _ - only");
 const count = (max: number) => z.number().int().min(1).max(max);
+
+/**
+ * Largest blob size a message may name, 2^40 bytes (1 TiB). It keeps `bytes × 1000` (ms at a
+ * bandwidth, routing/effective-cost.ts) and `bytes × price` far inside the safe-integer range.
+ */
+export const maxBlobBytes = 2 ** 40;
 
 /** `gpu:<model>`, `cpu`, `qpu` or `relay`. */
 export const resourceClassSchema = z
@@ -59,12 +65,23 @@ export const registerNodeSchema = z.strictObject({
     .url({ protocol: /^https?$/ })
     .max(256)
     .optional(),
+  /**
+   * The node's measured uplink, bytes per second. The matcher prices moving a stage's inputs over
+   * the slower of the producer's and the receiver's uplink (docs/routing.md "In the live matcher").
+   */
+  bytesPerSecond: count(maxBlobBytes).optional(),
 });
 
 export const postOfferSchema = z.strictObject({
   resourceClass: resourceClassSchema,
   capacity: count(1_000_000),
   pricePerUnitSecond: positiveMicroSchema,
+  /**
+   * Micro-credits per 10^9 bytes (default 0). For a `relay` offer, the price of forwarding; for any
+   * other, the provider's egress price for the outputs it serves to the next stage. Paid through
+   * `acknowledgeTransfer` (docs/routing.md "Transfer fees in the ledger").
+   */
+  pricePerGigabyte: microSchema.optional(),
 });
 export const withdrawOfferSchema = z.strictObject({ offerId: offerIdSchema });
 
@@ -160,6 +177,11 @@ export const submitJobSchema = z.strictObject({
    * `jurisdictions` are then sealed, and its provider waits for its key before it runs.
    */
   sealed: z.literal(true).optional(),
+  /**
+   * Micro-credits set aside, inside `budget`, for bandwidth and relay fees of moving data between
+   * stages (`acknowledgeTransfer`); whatever is not spent is refunded with the rest of the escrow.
+   */
+  transferBudget: positiveMicroSchema.optional(),
 });
 
 /**
@@ -187,8 +209,23 @@ export const commitResultSchema = z.strictObject({
    * checkpoint states, so a verifier can start from the one it is asked to check.
    */
   manifest: cidSchema.optional(),
+  /** Size of the blob named by `output`, bytes: the matcher and the transfer fees read it. */
+  outputBytes: z.number().int().min(0).max(maxBlobBytes).optional(),
 });
 export const acceptStageSchema = z.strictObject(stageRef);
+
+/**
+ * The provider of `stage` acknowledges that it received `bytes` of `input`, the output of a stage it
+ * runs after, directly from that stage's provider or through the relay `via`. The acknowledgement is
+ * what pays the producer's egress fee and the relay's forwarding fee from the job's transfer budget
+ * (core/routing/transfer-fees.ts): the receiver, not the sender, says what arrived.
+ */
+export const acknowledgeTransferSchema = z.strictObject({
+  ...stageRef,
+  input: cidSchema,
+  bytes: count(maxBlobBytes),
+  via: publicKeySchema.optional(),
+});
 
 /** A leaf of a committed root with its Merkle proof (protocol/merkle.ts). */
 const provenLeafSchema = z.strictObject({
@@ -280,14 +317,20 @@ export const reportProgressSchema = z.strictObject({
 export const sealedStageKeyBytes = 80;
 
 /**
- * The requester hands the key of a restricted stage (one with `jurisdictions`) to one node: the
- * stage key sealed to the node's identity (protocol/key-wrap.node.ts), so the log, the coordinator
+ * The requester hands the key of a restricted stage (one with `jurisdictions`), or the output key of
+ * any stage of a sealed job, to one node: the key sealed to the node's identity (protocol/key-wrap.node.ts), so the log, the coordinator
  * and everyone reading them see only ciphertext. The core accepts it only from the job's requester
  * and only for a node the key-release rule allows (core/routing/keys.ts).
  */
 export const releaseKeySchema = z.strictObject({
   ...stageRef,
   to: publicKeySchema,
+  /**
+   * Absent: the stage key, which opens the stage's sealed checkpoint states (restricted stages only,
+   * recipients inside its jurisdictions). `output`: the stage's output key, which opens the sealed
+   * output it hands to the stages that read it (any stage of a sealed job; any recipient but a relay).
+   */
+  purpose: z.literal("output").optional(),
   sealed: z
     .string()
     .regex(
@@ -312,6 +355,7 @@ export const messageSchemas = {
   startStage: startStageSchema,
   commitResult: commitResultSchema,
   acceptStage: acceptStageSchema,
+  acknowledgeTransfer: acknowledgeTransferSchema,
   commitVerdict: commitVerdictSchema,
   revealVerdict: revealVerdictSchema,
   revealState: revealStateSchema,

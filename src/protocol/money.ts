@@ -12,6 +12,12 @@ const decimal = z
   .string()
   .regex(/^(0|[1-9][0-9]{0,29})$/, 'amounts are decimal strings of micro-credits, e.g. "1500000"');
 
+/**
+ * An amount as API views carry it: a decimal string of micro-credits, left undecoded, that may be
+ * negative (the issuance account's balance).
+ */
+export const amountStringSchema = z.string().regex(/^-?(0|[1-9][0-9]*)$/);
+
 /** A non-negative amount: a decimal string on the wire, a bigint after decoding. */
 export const microSchema = z.codec(decimal, z.bigint().nonnegative(), {
   decode: (s) => BigInt(s),

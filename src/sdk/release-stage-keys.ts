@@ -12,7 +12,7 @@ import type { JobView } from "../protocol/api.ts";
 import type { Identity } from "../protocol/envelope.ts";
 import { isSwitchyardError, type SwitchyardError } from "../protocol/errors.ts";
 import type { JobId } from "../protocol/ids.ts";
-import { type JobKey, stageKey } from "../protocol/job-crypto.node.ts";
+import { type JobKey, outputSealName, stageKey } from "../protocol/job-crypto.node.ts";
 import { sealStageKeyTo } from "../protocol/key-wrap.node.ts";
 import type { Client } from "./create-client.ts";
 import { getJob } from "./get-job.ts";
@@ -31,6 +31,8 @@ export interface ReleaseStageKeysParameters {
 export interface KeyReleaseOutcome {
   readonly stage: string;
   readonly to: string;
+  /** `output`: the stage's output key; absent: its stage key. */
+  readonly purpose?: "output";
 }
 
 export interface ReleaseStageKeysReturnType {
@@ -61,20 +63,30 @@ export async function releaseStageKeys(
   const { watch } = parameters;
   for (;;) {
     const job = await getJob(client, { id: parameters.jobId });
-    for (const { stage, to } of keysOwed(job)) {
-      if (tried.has(`${stage}/${to}`)) continue;
-      tried.add(`${stage}/${to}`);
-      const key = stageKey(parameters.jobKey, job.id as JobId, stage);
+    for (const { stage, to, purpose } of [...keysOwed(job), ...outputKeysOwed(job)]) {
+      const id = `${stage}/${purpose ?? "states"}/${to}`;
+      if (tried.has(id)) continue;
+      tried.add(id);
+      // An output key is the stage key of `<name>#output`, sealed to the recipient under that name.
+      const bound = purpose === "output" ? outputSealName(stage) : stage;
+      const key = stageKey(parameters.jobKey, job.id as JobId, bound);
+      const owed = { stage, to, ...(purpose === undefined ? {} : { purpose }) };
       try {
         await signAndSubmit(client, {
           identity: parameters.identity,
           type: "releaseKey",
-          body: { jobId: job.id, stage, to, sealed: sealStageKeyTo(to, key, { jobId: job.id, stage }) },
+          body: {
+            jobId: job.id,
+            stage,
+            to,
+            sealed: sealStageKeyTo(to, key, { jobId: job.id, stage: bound }),
+            ...(purpose === undefined ? {} : { purpose }),
+          },
         });
-        released.push({ stage, to });
+        released.push(owed);
       } catch (error) {
         if (!isSwitchyardError(error) || error.code === "UNREACHABLE") throw error;
-        refused.push({ stage, to, code: error.code, message: error.message });
+        refused.push({ ...owed, code: error.code, message: error.message });
       }
     }
     if (watch === undefined || job.status === "finished" || watch.signal?.aborted) break;
@@ -98,6 +110,35 @@ function keysOwed(job: JobView): KeyReleaseOutcome[] {
         holders.add(to);
         out.push({ stage: s.name, to });
       }
+    }
+  }
+  return out;
+}
+
+/**
+ * Who must read each stage's sealed output now and does not yet hold its output key: the stage's
+ * own provider (it seals the output), and the provider, verifier and referee of every stage that
+ * runs after it (they open it as an input). Recorded on the spec's stage, not on its replicas: k
+ * agreeing replicas seal to the same bytes under the one output key (job-crypto.node.ts).
+ */
+function outputKeysOwed(job: JobView): KeyReleaseOutcome[] {
+  const out: KeyReleaseOutcome[] = [];
+  if (job.sealed !== true) return out;
+  const byName = new Map(job.stages.map((s) => [s.name, s]));
+  const holders = new Map(job.stages.map((s) => [s.name, new Set((s.outputKeys ?? []).map((k) => k.to))]));
+  const owe = (stage: string, to: string | undefined) => {
+    const held = holders.get(stage);
+    if (to === undefined || held === undefined || held.has(to)) return;
+    held.add(to);
+    out.push({ stage, to, purpose: "output" });
+  };
+  for (const s of job.stages) {
+    const spec = s.name.replace(/~[2-9]$/, "");
+    if (reading.has(s.status)) owe(byName.has(spec) ? spec : s.name, s.provider);
+    for (const dep of s.after) {
+      if (reading.has(s.status)) owe(dep, s.provider);
+      owe(dep, s.check?.verifier);
+      owe(dep, s.check?.referee);
     }
   }
   return out;

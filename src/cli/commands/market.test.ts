@@ -20,18 +20,21 @@ const index = (resourceClass: string, region: string, value: string, utilization
 });
 
 describe("switchyard market table", () => {
-  test("shows the index and its utilization beside the book of the same class and region", () => {
+  test("shows the index and its utilization beside the book of the same class and region, and the price per GB", () => {
     const text = marketTable({
-      classes: [book("cpu", "Europe", "40"), book("gpu", "Europe", "600")],
+      classes: [
+        book("cpu", "Europe", "40"),
+        { ...book("gpu", "Europe", "600"), minPricePerGigabyte: "5000" },
+      ],
       priceIndex: [index("gpu", "Europe", "675", 2_500), index("cpu", "Europe", "40", 5)],
     });
     const lines = text.split("\n");
-    assert.match(lines[0]!, /index µ\/u·s\s+util$/);
+    assert.match(lines[0]!, /index µ\/u·s\s+util\s+min µ\/GB$/);
     assert.deepEqual(
       lines.slice(2).map((l) => l.split(/\s{2,}/)),
       [
-        ["cpu", "Europe", "2", "16", "4", "40", "40", "40", "0.05 %"],
-        ["gpu", "Europe", "2", "16", "4", "600", "600", "675", "25.00 %"],
+        ["cpu", "Europe", "2", "16", "4", "40", "40", "40", "0.05 %", "-"],
+        ["gpu", "Europe", "2", "16", "4", "600", "600", "675", "25.00 %", "5000"],
       ],
     );
   });
@@ -47,8 +50,8 @@ describe("switchyard market table", () => {
         .slice(2)
         .map((l) => l.split(/\s{2,}/)),
       [
-        ["gpu", "Asia", "0", "0", "0", "-", "-", "520", "100.00 %"],
-        ["gpu", "Europe", "2", "16", "4", "600", "600", "-", "-"],
+        ["gpu", "Asia", "0", "0", "0", "-", "-", "520", "100.00 %", "-"],
+        ["gpu", "Europe", "2", "16", "4", "600", "600", "-", "-", "-"],
       ],
     );
   });

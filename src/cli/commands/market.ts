@@ -32,7 +32,18 @@ export function marketTable(m: Market): string {
   if (rows.size === 0) return "no offers";
   const sorted = [...rows].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return table(
-    ["class", "region", "offers", "capacity", "used", "min µ/u·s", "median µ/u·s", "index µ/u·s", "util"],
+    [
+      "class",
+      "region",
+      "offers",
+      "capacity",
+      "used",
+      "min µ/u·s",
+      "median µ/u·s",
+      "index µ/u·s",
+      "util",
+      "min µ/GB",
+    ],
     sorted.map(([, { book, index }]) => {
       const where = book ?? index!;
       return [
@@ -45,6 +56,8 @@ export function marketTable(m: Market): string {
         book?.medianPrice ?? "-",
         index?.index ?? "-",
         index === undefined ? "-" : percent(index.utilizationBps),
+        // Egress (or, for relays, forwarding) per 10^9 bytes, once an offer of the group set one.
+        book?.minPricePerGigabyte ?? "-",
       ];
     }),
   );

@@ -23,6 +23,10 @@ export interface ProviderCommandOptions {
   readonly capacity: number;
   /** Micro-credits per unit-second. */
   readonly price: bigint;
+  /** Micro-credits per 10^9 bytes: egress price of its outputs, or a relay's forwarding price. */
+  readonly pricePerGigabyte?: bigint;
+  /** Measured uplink, registered so the market and the router can price moving data here. */
+  readonly uplinkBytesPerSecond?: number;
   readonly stake: bigint;
   readonly dataDir: string;
   readonly key?: string;
@@ -61,8 +65,10 @@ export async function provider(options: ProviderCommandOptions, out: Output): Pr
       lonE6: city.lonE6,
       resourceClass: options.resourceClass,
       capacity: options.capacity,
+      ...(options.uplinkBytesPerSecond === undefined ? {} : { bytesPerSecond: options.uplinkBytesPerSecond }),
     },
     pricePerUnitSecond: options.price,
+    ...(options.pricePerGigabyte === undefined ? {} : { pricePerGigabyte: options.pricePerGigabyte }),
     stake: options.stake,
     dataDir,
     devFaucet: options.devFaucet,
@@ -121,4 +127,16 @@ export function parseMicro(text: string, flag: string): bigint {
     );
   }
   return BigInt(text);
+}
+
+/** `--uplink-mbps`: whole megabits per second, 1 to 400,000, as bytes per second. */
+export function parseUplinkMbps(text: string): number {
+  const mbps = Number(text);
+  if (!/^[1-9][0-9]{0,5}$/.test(text) || mbps > 400_000) {
+    throw new SwitchyardError(
+      "MALFORMED",
+      `--uplink-mbps is whole megabits per second from 1 to 400000, e.g. 1000; got ${text}`,
+    );
+  }
+  return mbps * 125_000;
 }

@@ -8,13 +8,13 @@
 import type { ApplyContext } from "../context.ts";
 import { available } from "../ledger/accounts.ts";
 import { slashForDelay } from "../ledger/handlers.ts";
-import { isRestricted } from "../routing/keys.ts";
+import { missingKeys } from "../routing/keys.ts";
 import type { Job, Stage } from "../state.ts";
 import { recordReputation } from "../verification/check-steps.ts";
 import { expireCheck } from "../verification/live.ts";
 import { resolveGroupIfComplete } from "../verification/replication-live.ts";
 import { transition } from "./lifecycle.ts";
-import { placePending, releasePlacement } from "./placement.ts";
+import { forgetMatch, placePending, releasePlacement } from "./placement.ts";
 import { keepProgress } from "./progress.ts";
 import { acceptAndContinue, failStage, finishJobIfDone } from "./settle.ts";
 
@@ -31,10 +31,7 @@ function timeOut(ctx: ApplyContext, job: Job, key: string, stage: Stage): void {
   stage.timedOut.push(provider);
   // The vanished provider's last reported checkpoint is where the next one resumes (failover).
   keepProgress(stage, provider, ctx.time);
-  delete stage.provider;
-  delete stage.offerId;
-  delete stage.price;
-  delete stage.deadline;
+  forgetMatch(stage);
   if (stage.attempts >= ctx.state.params.maxAttempts) {
     failForGood(ctx, job, key, stage, `no provider finished it in ${stage.attempts} attempts`);
     return;
@@ -55,27 +52,20 @@ function failForGood(ctx: ApplyContext, job: Job, key: string, stage: Stage, rea
 }
 
 /**
- * A restricted stage of a sealed job cannot start before the requester releases its key to the
- * provider (the agent waits for it before `startStage`). If the start deadline passes without that
- * release, the delay is the requester's: the provider is neither slashed nor marked, and the stage
- * fails (placing it again would wait for the same requester).
+ * A stage of a sealed job cannot start before the requester releases to its provider every key it
+ * needs (routing/keys.ts `missingKeys`: the stage key of a restricted stage, the stage's output key,
+ * the output keys of its inputs); the agent waits for them before `startStage`. If the start
+ * deadline passes without them, the delay is the requester's: the provider is neither slashed nor
+ * marked, and the stage fails (placing it again would wait for the same requester).
  */
 function keyWithheld(job: Job, stage: Stage): boolean {
-  return (
-    job.sealed === true &&
-    isRestricted(stage) &&
-    stage.status === "matched" &&
-    !(stage.keys ?? []).some((k) => k.to === stage.provider)
-  );
+  return stage.status === "matched" && missingKeys(job, stage, stage.provider!, true).length > 0;
 }
 
 function failWithheldKey(ctx: ApplyContext, job: Job, key: string, stage: Stage): void {
   releasePlacement(ctx, stage);
-  delete stage.provider;
-  delete stage.offerId;
-  delete stage.price;
-  delete stage.deadline;
-  failForGood(ctx, job, key, stage, "the requester did not release the stage key to its provider in time");
+  forgetMatch(stage);
+  failForGood(ctx, job, key, stage, "the requester did not release the stage's keys to its provider in time");
 }
 
 export function applyTick(ctx: ApplyContext): void {

@@ -59,6 +59,7 @@ export function applyCommitResult(ctx: MessageContext, body: MessageBody<"commit
   const key = stageKey(job.id, stage.spec.name);
   stage.root = body.root as Hex32;
   stage.output = body.output as string as Hex32;
+  if (body.outputBytes !== undefined) stage.outputBytes = body.outputBytes;
   stage.steps = body.steps;
   if (body.checkpointEvery !== undefined) stage.checkpointEvery = body.checkpointEvery;
   if (body.manifest !== undefined) stage.manifest = body.manifest;

@@ -1,10 +1,13 @@
 /**
- * Placing stages: a stage is placed once every stage it runs after has settled. A placed stage
- * holds capacity on the chosen offer and its node until it reaches a terminal status.
+ * Placing stages: a stage is placed once every stage it runs after has settled, on the offer the
+ * job's joint plan chose for it (market/joint-plan.ts) while that offer is still eligible, else on
+ * its own cheapest. A placed stage holds capacity on the chosen offer and its node until it
+ * reaches a terminal status.
  */
 import { canonicalize } from "../../protocol/canonical.ts";
 import type { Cid } from "../../protocol/ids.ts";
 import type { ApplyContext } from "../context.ts";
+import { currentPlan } from "../market/joint-plan.ts";
 import { findOffer, proximityBounds } from "../market/match.ts";
 import { retireOfferIfIdle } from "../market/offers.ts";
 import type { Job, Stage } from "../state.ts";
@@ -29,7 +32,10 @@ export function placeStage(ctx: ApplyContext, job: Job, key: string, stage: Stag
   const bounds = proximityBounds(state, job, stage);
   // A bound relative to a stage that is not placed yet: wait for it (it is placed first).
   if (bounds === null) return false;
-  const result = findOffer(state, job, stage, bounds);
+  // The joint plan decides where (when its offer is still eligible); readiness still decides when.
+  const plan = currentPlan(state, job);
+  const planned = plan?.stages.get(stage.spec.name);
+  const result = findOffer(state, job, stage, bounds, planned === undefined ? {} : { planned });
   if (!result.ok) {
     // Explain once per change, not on every retry: the explanation is part of the state.
     if (stage.noMatch === undefined || canonicalize(stage.noMatch) !== canonicalize(result.explanation)) {
@@ -51,11 +57,28 @@ export function placeStage(ctx: ApplyContext, job: Job, key: string, stage: Stag
   stage.provider = offer.provider;
   stage.offerId = offer.id;
   stage.price = offer.pricePerUnitSecond;
-  stage.placement = result.explanation;
+  // The egress price is fixed at the match, like the compute price: repricing the offer later
+  // changes new matches, not the work in flight.
+  if (offer.pricePerGigabyte === undefined) delete stage.egressPricePerGigabyte;
+  else stage.egressPricePerGigabyte = offer.pricePerGigabyte;
+  stage.placement =
+    plan === undefined || planned === undefined
+      ? result.explanation
+      : {
+          ...result.explanation,
+          plan: {
+            total: plan.total,
+            ...(plan.greedyTotal === undefined ? {} : { greedyTotal: plan.greedyTotal }),
+            exact: plan.exact,
+          },
+        };
   stage.attempts++;
   stage.deadline = ctx.time + state.params.startDeadlineMs;
   delete stage.noMatch;
   transition(ctx, key, stage, "matched");
+  // A plan with nothing left to place would only weigh on every state hash; a re-placement re-plans.
+  if (job.plan !== undefined && ![...job.stages.values()].some((s) => s.status === "pending"))
+    delete job.plan;
   const inputs: Cid[] = [...stage.spec.inputs];
   for (const d of stage.spec.after) {
     const out = resultOf(job, d);
@@ -77,6 +100,18 @@ export function placeStage(ctx: ApplyContext, job: Job, key: string, stage: Stag
 }
 
 /** Give back the capacity a placed stage held. */
+/**
+ * Forget a stage's match — provider, offer, the prices fixed at the match, its deadline — once it is
+ * taken off its provider (after `releasePlacement`), so a re-placement starts clean.
+ */
+export function forgetMatch(stage: Stage): void {
+  delete stage.provider;
+  delete stage.offerId;
+  delete stage.price;
+  delete stage.egressPricePerGigabyte;
+  delete stage.deadline;
+}
+
 export function releasePlacement(ctx: ApplyContext, stage: Stage): void {
   const { state } = ctx;
   if (stage.offerId === undefined || stage.provider === undefined) return;

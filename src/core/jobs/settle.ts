@@ -74,6 +74,8 @@ export function finishJobIfDone(ctx: ApplyContext, job: Job): void {
   post(ctx.state, ctx.journal, escrow(job.id), available(job.requester), refund);
   job.status = "finished";
   job.refund = refund;
+  // Stages failed or cancelled while pending leave a plan nothing will read again.
+  delete job.plan;
   ctx.journal.jobs.add(job.id);
   ctx.effects.push({ type: "jobFinished", jobId: job.id, refund });
 }

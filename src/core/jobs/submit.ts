@@ -108,11 +108,17 @@ export function applySubmitJob(ctx: MessageContext, body: MessageBody<"submitJob
   // replicate:k adds k − 1 replicas of the stage, each with its own provider and reserve.
   const all = body.stages.flatMap((s) => [s, ...replicaSpecs(s)]);
   const reserves = new Map(all.map((s) => [s.name, stageReserve(s, feeBps, vBps)]));
-  const needed = [...reserves.values()].reduce((a, b) => a + b, 0n);
+  const stagesNeed = [...reserves.values()].reduce((a, b) => a + b, 0n);
+  // The transfer budget comes on top of the stages' reserves, so paying bandwidth and relay fees
+  // can never eat into what a stage may still cost (routing/transfer-fees.ts).
+  const transferBudget = body.transferBudget ?? 0n;
+  const needed = stagesNeed + transferBudget;
   if (body.budget < needed) {
     throw new SwitchyardError(
       "INSUFFICIENT_FUNDS",
-      `budget ${body.budget} is below the stages' maximum cost plus fees, ${needed}; raise the budget or lower max prices`,
+      transferBudget === 0n
+        ? `budget ${body.budget} is below the stages' maximum cost plus fees, ${needed}; raise the budget or lower max prices`
+        : `budget ${body.budget} is below the stages' maximum cost plus fees, ${stagesNeed}, plus the transfer budget ${transferBudget}; raise the budget, lower max prices or the transfer budget`,
       { details: { budget: body.budget.toString(), needed: needed.toString() } },
     );
   }
@@ -143,6 +149,7 @@ export function applySubmitJob(ctx: MessageContext, body: MessageBody<"submitJob
     ...(body.valueOfTimePerSecond === undefined ? {} : { valueOfTimePerSecond: body.valueOfTimePerSecond }),
     submittedAt: ctx.time,
     ...(body.sealed === true ? { sealed: true as const } : {}),
+    ...(body.transferBudget === undefined ? {} : { transferBudget: body.transferBudget, transferPaid: 0n }),
     stages,
     status: "open",
   };

@@ -1,25 +1,18 @@
 /**
- * The first matcher: hard constraints, then the lowest price; ties go to the lower offer id so every
+ * The matcher: hard constraints, then the lowest effective cost (offer-cost.ts) — or the offer the
+ * job's joint plan chose (joint-plan.ts) while it is eligible; ties go to the lower offer id so every
  * replica picks the same offer. Every "no match" explains itself: how many candidates each
  * constraint excluded, and a sample of which offer failed which check.
  */
+import type { OfferId } from "../../protocol/ids.ts";
 import { staked } from "../ledger/accounts.ts";
 import { balanceOf } from "../ledger/ledger.ts";
-import { emptyReputation, failurePpm, reputationKey, riskPpm } from "../reputation/reputation.ts";
-import { effectiveCost } from "../routing/effective-cost.ts";
+import { timeValue } from "../routing/effective-cost.ts";
 import { predictRtt, type RttEndpoint } from "../routing/node-rtt.ts";
-import type {
-  CostBreakdown,
-  Job,
-  NodeRecord,
-  NoMatchExplanation,
-  Offer,
-  PlacementExplanation,
-  Stage,
-  State,
-} from "../state.ts";
-import { spotCheckRate } from "../verification/policy.ts";
+import type { Job, NoMatchExplanation, Offer, PlacementExplanation, Stage, State } from "../state.ts";
 import { groupProviders } from "../verification/replication-group.ts";
+import { type NodeOfStage, offerCost, placedNodes, type RankedCost, rttEndpointOf } from "./offer-cost.ts";
+import { offersByPrice } from "./offer-index.ts";
 
 /** Exclusion reasons, in the order they are checked. */
 export const exclusionReasons = [
@@ -51,35 +44,49 @@ export interface ProximityBounds {
   readonly loop?: { readonly point: RttEndpoint; readonly maxRttMs: number };
 }
 
-/** A node as an RTT endpoint: its place, and its live network coordinate once it reported one. */
-export function rttEndpointOf(node: NodeRecord): RttEndpoint {
-  return { latE6: node.latE6, lonE6: node.lonE6, coordinate: node.coordinate };
-}
-
-function nodePointOf(state: State, job: Job, stageName: string): RttEndpoint | null {
-  const provider = job.stages.get(stageName)?.provider;
-  const node = provider === undefined ? undefined : state.nodes.get(provider);
-  return node === undefined ? null : rttEndpointOf(node);
-}
-
-/** Resolve a stage's latency and loop bounds, or null if a stage they refer to is not placed yet. */
-export function proximityBounds(state: State, job: Job, stage: Stage): ProximityBounds | null {
+/**
+ * Resolve a stage's latency and loop bounds, or null if a stage they refer to is not placed yet.
+ * With `partial`, a bound whose stage is not placed is left out instead (the joint planner checks
+ * it against the node it plans for that stage).
+ *
+ * @example
+ * const bounds = proximityBounds(state, job, stage); // null: wait for the stage it refers to
+ */
+export function proximityBounds(
+  state: State,
+  job: Job,
+  stage: Stage,
+  nodeOf: NodeOfStage = placedNodes(state, job),
+  partial = false,
+): ProximityBounds | null {
   const { latency, loop } = stage.spec;
+  const pointOf = (name: string): RttEndpoint | null => {
+    const node = nodeOf(name);
+    return node === undefined ? null : rttEndpointOf(node);
+  };
   let bounds: ProximityBounds = {};
   if (latency !== undefined) {
-    const point = "stage" in latency.to ? nodePointOf(state, job, latency.to.stage) : latency.to;
-    if (point === null) return null;
-    bounds = { ...bounds, latency: { point, maxRttMs: latency.maxRttMs } };
+    const point = "stage" in latency.to ? pointOf(latency.to.stage) : latency.to;
+    if (point !== null) bounds = { ...bounds, latency: { point, maxRttMs: latency.maxRttMs } };
+    else if (!partial) return null;
   }
   if (loop !== undefined) {
-    const point = nodePointOf(state, job, loop.with);
-    if (point === null) return null;
-    bounds = { ...bounds, loop: { point, maxRttMs: loop.maxRttMs } };
+    const point = pointOf(loop.with);
+    if (point !== null) bounds = { ...bounds, loop: { point, maxRttMs: loop.maxRttMs } };
+    else if (!partial) return null;
   }
   return bounds;
 }
 
-function exclusion(
+/**
+ * Why `offer` cannot take `stage` under resolved bounds, or null when it can: the live matcher's
+ * eligibility, which the joint planner (joint-plan.ts) applies unchanged. `replicaProviders` are the
+ * providers the stage's replica group already holds.
+ *
+ * @example
+ * exclusion(state, offer, stage, job.requester, bounds, groupProviders(job, stage)); // e.g. "capacity"
+ */
+export function exclusion(
   state: State,
   offer: Offer,
   stage: Stage,
@@ -122,109 +129,88 @@ export type MatchResult =
   | { readonly ok: true; readonly offer: Offer; readonly explanation: PlacementExplanation }
   | { readonly ok: false; readonly explanation: NoMatchExplanation };
 
-/**
- * What an offer would cost the requester, term by term (routing/effective-cost.ts, DESIGN.md §4):
- * price × duration, the requester's value of time for the run and for the delay this provider
- * implies (one round trip per input from the provider that produced it, and the loop's round trips
- * to its partner, with RTTs from live network coordinates or geography), the risk premium from
- * reputation (P(failure) × the cost of redoing the work) and the expected verifier fee.
- */
-function offerCost(
-  state: State,
-  job: Job,
-  stage: Stage,
-  offer: Offer,
-): { value: number; failurePpm: number; cost: CostBreakdown } {
-  const spec = stage.spec;
-  const node = state.nodes.get(offer.provider)!;
-  const here = rttEndpointOf(node);
-  const record = state.reputation.get(reputationKey(offer.provider, spec.program)) ?? emptyReputation;
-  const failure = failurePpm(record);
-  let transfer = 0;
-  for (const dep of spec.after) {
-    const from = job.stages.get(dep)?.provider;
-    const producer = from === undefined ? undefined : state.nodes.get(from);
-    if (producer !== undefined && producer.id !== node.id)
-      transfer += predictRtt(rttEndpointOf(producer), here).rttMs;
-  }
-  let loop = 0;
-  if (spec.loop !== undefined) {
-    const partner = nodePointOf(state, job, spec.loop.with);
-    if (partner !== null) loop = spec.loop.iterations * predictRtt(here, partner).rttMs;
-  }
-  let verificationBps = 0;
-  if (spec.verification === "spot") {
-    const p = state.params;
-    const payment = offer.pricePerUnitSecond * BigInt(spec.units) * BigInt(spec.seconds);
-    const rate = spotCheckRate(
-      {
-        paymentMicro: payment,
-        stakeMicro: balanceOf(state, staked(offer.provider)),
-        slashBps: p.fraudSlashBps,
-        cheatGainMicro: payment,
-        verifierFeeMicro: (payment * BigInt(p.verifierFeeBps)) / 10_000n,
-        riskPpm: riskPpm(record),
-      },
-      { floorPpm: p.spotFloorPpm, marginPpm: p.spotMarginPpm, newcomerPpm: p.spotNewcomerPpm },
-    );
-    verificationBps = Math.floor((rate.ppm * p.verifierFeeBps) / 1_000_000);
-  }
-  const price = offer.pricePerUnitSecond;
-  if (price > BigInt(Number.MAX_SAFE_INTEGER)) {
-    // Beyond any real price: rank it last rather than lose precision.
-    const last = Number.MAX_SAFE_INTEGER;
-    return {
-      value: last,
-      failurePpm: failure,
-      cost: { compute: last, time: 0, delay: 0, risk: 0, verification: 0, total: last },
-    };
-  }
-  try {
-    const cost = effectiveCost({
-      pricePerUnitSecond: Number(price),
-      units: spec.units,
-      durationMs: spec.seconds * 1000,
-      valueOfTimePerSecond: job.valueOfTimePerSecond ?? 0,
-      queueMs: 0,
-      transferMs: transfer,
-      loopMs: loop,
-      failureBps: Math.floor(failure / 100),
-      verificationBps,
-    });
-    return { value: cost.total, failurePpm: failure, cost };
-  } catch {
-    const last = Number.MAX_SAFE_INTEGER;
-    return {
-      value: last,
-      failurePpm: failure,
-      cost: { compute: last, time: 0, delay: 0, risk: 0, verification: 0, total: last },
-    };
-  }
-}
-
 /** True when `a` is preferred to `b`: a lower effective cost, ties to the lower offer id. */
 function cheaper(a: { value: number; id: string }, b: { value: number; id: string }): boolean {
   return a.value < b.value || (a.value === b.value && a.id < b.id);
 }
 
 /**
+ * An offer's compute and time terms: a lower bound of its effective cost (delay, risk and
+ * verification are never negative), computed exactly as `effectiveCost` computes those two terms,
+ * and non-decreasing in the asking price alone — which is what lets `findOffer` stop early.
+ */
+function priceBound(job: Job, stage: Stage, offer: Offer): number {
+  const last = Number.MAX_SAFE_INTEGER;
+  if (offer.pricePerUnitSecond > BigInt(last)) return last;
+  const ms = stage.spec.seconds * 1000;
+  const compute = Math.floor((Number(offer.pricePerUnitSecond) * stage.spec.units * ms) / 1000);
+  return Math.min(last, compute + timeValue(job.valueOfTimePerSecond ?? 0, ms));
+}
+
+/**
  * Find the cheapest eligible offer for a stage under resolved bounds, or explain why there is none.
  * A match explains itself too: how many offers were eligible, what excluded the others, and the
  * runner-up the chosen offer beat.
+ *
+ * Offers of the stage's class (inside its jurisdiction, when it names exactly one) are examined
+ * cheapest first (offer-index.ts). Once an offer's price bound exceeds the runner-up's whole
+ * effective cost, neither it nor any dearer offer can be chosen or be the runner-up, so the rest are
+ * not examined: the explanation counts them as `bounded`, and its `eligible` and `excluded` counts
+ * cover the examined offers, plus every offer of another class (`resource-class`) or, for a stage
+ * held to one jurisdiction, outside it (`jurisdiction`).
+ * The result — chosen offer and runner-up — is the one a scan of every offer would give;
+ * `exhaustive: true` does that scan (every offer examined and counted), for explanations and tests.
+ *
+ * With `planned` (the job's joint plan, joint-plan.ts) that offer is taken when it is still
+ * eligible — examined after the others if the bound stopped before it — and the runner-up is then
+ * the best other offer by this stage's own cost; the explanation says whether the plan was
+ * followed (`planned`).
+ *
+ * @example
+ * const result = findOffer(state, job, stage, proximityBounds(state, job, stage)!);
+ * if (result.ok) console.log(result.offer.id, result.explanation.runnerUp?.cost);
  */
-export function findOffer(state: State, job: Job, stage: Stage, bounds: ProximityBounds): MatchResult {
+export function findOffer(
+  state: State,
+  job: Job,
+  stage: Stage,
+  bounds: ProximityBounds,
+  options: { readonly exhaustive?: boolean; readonly planned?: OfferId } = {},
+): MatchResult {
   const requester = job.requester;
+  const plannedOfferId = options.planned;
   // Replicas of one stage run on distinct providers, or the quorum would count one machine twice.
   const replicaProviders = groupProviders(job, stage);
-  type Ranked = { offer: Offer; id: string; value: number; failurePpm: number; cost: CostBreakdown };
+  const nodeOf = placedNodes(state, job);
+  type Ranked = RankedCost & { offer: Offer; id: string };
   let best: Ranked | null = null;
   let second: Ranked | null = null;
+  let planned: Ranked | null = null;
   let eligible = 0;
   const excluded: Partial<Record<ExclusionReason, number>> = {};
   const sample: Array<{ offerId: Offer["id"]; reason: string }> = [];
-  let candidates = 0;
-  for (const offer of state.offers.values()) {
-    candidates++;
+  const candidates = state.offers.size;
+  const exhaustive = options.exhaustive === true;
+  let examine: Iterable<Offer> = state.offers.values();
+  let left = 0;
+  if (!exhaustive) {
+    const spec = stage.spec;
+    const ofClass = offersByPrice(state, spec.resourceClass);
+    if (candidates > ofClass.length) excluded["resource-class"] = candidates - ofClass.length;
+    // A stage held to one jurisdiction reads only the offers inside it; the others are counted.
+    const only = spec.jurisdictions?.length === 1 ? spec.jurisdictions[0]! : undefined;
+    const inside = only === undefined ? ofClass : offersByPrice(state, spec.resourceClass, only);
+    if (ofClass.length > inside.length) excluded.jurisdiction = ofClass.length - inside.length;
+    examine = inside;
+    left = inside.length;
+  }
+  let bounded = 0;
+  for (const offer of examine) {
+    if (!exhaustive && second !== null && priceBound(job, stage, offer) > second.value) {
+      bounded = left;
+      break;
+    }
+    left--;
     const reason = exclusion(state, offer, stage, requester, bounds, replicaProviders);
     if (reason !== null) {
       excluded[reason] = (excluded[reason] ?? 0) + 1;
@@ -232,7 +218,8 @@ export function findOffer(state: State, job: Job, stage: Stage, bounds: Proximit
       continue;
     }
     eligible++;
-    const ranked = { offer, id: offer.id, ...offerCost(state, job, stage, offer) };
+    const ranked = { offer, id: offer.id, ...offerCost(state, job, stage, offer, nodeOf) };
+    if (offer.id === plannedOfferId) planned = ranked;
     if (best === null || cheaper(ranked, best)) {
       second = best;
       best = ranked;
@@ -240,29 +227,47 @@ export function findOffer(state: State, job: Job, stage: Stage, bounds: Proximit
       second = ranked;
     }
   }
-  if (best === null) return { ok: false, explanation: { candidates, excluded, sample } };
+  if (best === null) {
+    // Nobody qualified: explain it with every offer examined, as a scan would (nothing was bounded).
+    if (options.exhaustive !== true)
+      return findOffer(state, job, stage, bounds, { ...options, exhaustive: true });
+    return { ok: false, explanation: { candidates, excluded, sample } };
+  }
+  if (plannedOfferId !== undefined && planned === null && bounded > 0) {
+    // The bound stopped before the planned offer (dearer than the runner-up alone): examine it too.
+    const offer = state.offers.get(plannedOfferId);
+    if (offer !== undefined && exclusion(state, offer, stage, requester, bounds, replicaProviders) === null) {
+      planned = { offer, id: offer.id, ...offerCost(state, job, stage, offer, nodeOf) };
+      eligible++;
+      bounded--;
+    }
+  }
+  const chosen = planned ?? best;
+  const runner = chosen === best ? second : best;
   const runnerUp =
-    second === null
+    runner === null
       ? {}
       : {
           runnerUp: {
-            offerId: second.offer.id,
-            provider: second.offer.provider,
-            price: second.offer.pricePerUnitSecond,
-            failurePpm: second.failurePpm,
-            cost: second.cost,
+            offerId: runner.offer.id,
+            provider: runner.offer.provider,
+            price: runner.offer.pricePerUnitSecond,
+            failurePpm: runner.failurePpm,
+            cost: runner.cost,
           },
         };
   return {
     ok: true,
-    offer: best.offer,
+    offer: chosen.offer,
     explanation: {
       candidates,
       eligible,
       excluded,
-      failurePpm: best.failurePpm,
-      cost: best.cost,
+      ...(bounded === 0 ? {} : { bounded }),
+      failurePpm: chosen.failurePpm,
+      cost: chosen.cost,
       ...runnerUp,
+      ...(plannedOfferId === undefined ? {} : { planned: planned !== null }),
     },
   };
 }

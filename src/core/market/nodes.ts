@@ -26,6 +26,7 @@ export function applyRegisterNode(ctx: MessageContext, body: MessageBody<"regist
     capacity: body.capacity,
     throughput: body.throughput,
     ...(body.endpoint === undefined ? {} : { endpoint: body.endpoint }),
+    ...(body.bytesPerSecond === undefined ? {} : { bytesPerSecond: body.bytesPerSecond }),
     registeredAt: ctx.time,
     offered: 0,
     openStages: 0,

@@ -4,6 +4,7 @@ import { offerIdOf } from "../../protocol/hash.ts";
 import type { MessageBody } from "../../protocol/messages.ts";
 import type { MessageContext } from "../context.ts";
 import type { Offer } from "../state.ts";
+import { indexOffer, unindexOffer } from "./offer-index.ts";
 
 export function applyPostOffer(ctx: MessageContext, body: MessageBody<"postOffer">): Offer {
   const { state } = ctx;
@@ -31,12 +32,14 @@ export function applyPostOffer(ctx: MessageContext, body: MessageBody<"postOffer
     resourceClass: body.resourceClass,
     capacity: body.capacity,
     pricePerUnitSecond: body.pricePerUnitSecond,
+    ...(body.pricePerGigabyte === undefined ? {} : { pricePerGigabyte: body.pricePerGigabyte }),
     postedAt: ctx.time,
     used: 0,
     active: true,
   };
   node.offered += body.capacity;
   state.offers.set(id, offer);
+  indexOffer(state, offer);
   ctx.journal.offers.add(id);
   return offer;
 }
@@ -59,4 +62,5 @@ export function retireOfferIfIdle(state: MessageContext["state"], offer: Offer):
   const node = state.nodes.get(offer.provider);
   if (node !== undefined) node.offered -= offer.capacity;
   state.offers.delete(offer.id);
+  unindexOffer(state, offer);
 }

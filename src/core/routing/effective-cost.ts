@@ -51,6 +51,16 @@ export interface EffectiveCost {
 export const costTerms = ["compute", "time", "delay", "risk", "verification"] as const;
 export type CostTerm = (typeof costTerms)[number];
 
+/**
+ * Uplink assumed for a node that did not report one (`registerNode.bytesPerSecond`), bytes per
+ * second: 1 Gbit/s. The routing benchmark gives its sites 0.25, 1 or 4 Gbit/s with equal
+ * probability (src/sim/routing/scenario.ts), so this is the middle of what the placement results
+ * were measured under, and the live matcher prices an unreported link the way the benchmarks do. It
+ * neither rewards a node for keeping quiet about a slow link (as the fastest would) nor punishes a
+ * fast one that has not measured yet (as the slowest would).
+ */
+export const defaultUplinkBytesPerSecond = 125_000_000;
+
 /** ms spent moving `bytes` over a path with `rttMs` and `bytesPerSecond`: one RTT plus serialization. */
 export function transferMs(bytes: number, rttMs: number, bytesPerSecond: number): number {
   if (bytes <= 0) return 0;

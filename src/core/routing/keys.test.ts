@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import type { JobId, PublicKeyHex } from "../../protocol/ids.ts";
 import type { StageSpec } from "../../protocol/messages.ts";
-import { city, must, onboardProviders, worldProviders } from "../../sim/fixtures.ts";
+import { city, must, onboardProviders, trainStage, worldProviders } from "../../sim/fixtures.ts";
 import { LocalNetwork, simIdentity } from "../../sim/local-network.ts";
 import { checkAllInvariants } from "../invariants.ts";
 import { staked } from "../ledger/accounts.ts";
@@ -21,19 +21,8 @@ const fra = worldProviders[0]!;
 const sin = worldProviders[3]!;
 const zrhRelay = city("zrh-relay-1", "Zurich", "CH", ["EU"], 47.3769, 8.5417, "relay", 4, 1_000, 10n);
 
-const stage = (name: string, jurisdictions?: string[]): StageSpec => ({
-  name,
-  program: "mlp-train",
-  params: {},
-  resourceClass: "gpu",
-  units: 1,
-  seconds: 60,
-  maxPricePerUnitSecond: 1_000n,
-  after: [],
-  inputs: [],
-  verification: "none",
-  ...(jurisdictions === undefined ? {} : { jurisdictions }),
-});
+const stage = (name: string, jurisdictions?: string[]): StageSpec =>
+  trainStage({ name, ...(jurisdictions === undefined ? {} : { jurisdictions }) });
 
 function network(allowed: string[], sealedJob = true) {
   const net = new LocalNetwork({});
@@ -54,7 +43,7 @@ function network(allowed: string[], sealedJob = true) {
 function release(
   net: LocalNetwork,
   who: typeof requester,
-  body: { jobId: JobId; stage: string; to: string },
+  body: { jobId: JobId; stage: string; to: string; purpose?: "output" },
 ) {
   const before = net.stateHash();
   const outcome = net.send(who, "releaseKey", { ...body, to: body.to as PublicKeyHex, sealed });
@@ -103,7 +92,7 @@ describe("releaseKey", () => {
     net.advance(net.state.params.startDeadlineMs + 1);
     must(net.tick());
     assert.equal(train.status, "failed");
-    assert.match(train.failure ?? "", /did not release the stage key/);
+    assert.match(train.failure ?? "", /did not release the stage.s keys/);
     assert.deepEqual(train.timedOut, [], "not marked as a provider that missed a deadline");
     assert.equal(balanceOf(net.state, staked(provider)), stake, "not slashed");
     assert.equal(net.state.nodes.get(provider)!.openStages, 0, "its capacity is free again");
@@ -111,9 +100,68 @@ describe("releaseKey", () => {
     // With the key released in time, the same miss is the provider's, as before.
     const other = network(["EU"]);
     must(release(other.net, requester, { jobId: other.job, stage: "train", to: other.train.provider! }));
+    must(
+      release(other.net, requester, {
+        jobId: other.job,
+        stage: "train",
+        to: other.train.provider!,
+        purpose: "output",
+      }),
+    );
     other.net.advance(other.net.state.params.startDeadlineMs + 1);
     must(other.net.tick());
     assert.equal(other.train.timedOut.length, 1, "a provider with its key that never starts is timed out");
+  });
+
+  test("an output key goes to any node but a relay, for restricted and unrestricted stages alike", () => {
+    const { net, job, train } = network(["EU"]);
+    must(release(net, requester, { jobId: job, stage: "train", to: sin.who.publicKey, purpose: "output" }));
+    must(release(net, requester, { jobId: job, stage: "report", to: sin.who.publicKey, purpose: "output" }));
+    assert.deepEqual(train.outputKeys, [{ to: sin.who.publicKey, sealed }]);
+    assert.equal(train.keys, undefined, "the output key opens nothing of the stage's states");
+    const relay = release(net, requester, {
+      jobId: job,
+      stage: "train",
+      to: zrhRelay.who.publicKey,
+      purpose: "output",
+    });
+    assert.equal(relay.ok ? "accepted" : relay.error.code, "NOT_AUTHORIZED");
+    const again = release(net, requester, {
+      jobId: job,
+      stage: "train",
+      to: sin.who.publicKey,
+      purpose: "output",
+    });
+    assert.equal(again.ok ? "accepted" : again.error.code, "ILLEGAL_TRANSITION");
+    const byOther = release(net, fra.who, {
+      jobId: job,
+      stage: "train",
+      to: fra.who.publicKey,
+      purpose: "output",
+    });
+    assert.equal(byOther.ok ? "accepted" : byOther.error.code, "NOT_AUTHORIZED");
+  });
+
+  test("error: a job not submitted sealed has no output keys either (ILLEGAL_TRANSITION)", () => {
+    const { net, job } = network(["EU"], false);
+    const outcome = release(net, requester, {
+      jobId: job,
+      stage: "report",
+      to: fra.who.publicKey,
+      purpose: "output",
+    });
+    assert.equal(outcome.ok ? "accepted" : outcome.error.code, "ILLEGAL_TRANSITION");
+  });
+
+  test("an unrestricted stage of a sealed job waits for its output key; without it the start miss is the requester's", () => {
+    const { net, job } = network(["EU"]);
+    const report = net.state.jobs.get(job)!.stages.get("report")!;
+    assert.equal(report.status, "matched");
+    net.advance(net.state.params.startDeadlineMs + 1);
+    must(net.tick());
+    assert.equal(report.status, "failed");
+    assert.match(report.failure ?? "", /did not release the stage.s keys/);
+    assert.deepEqual(report.timedOut, []);
   });
 
   test("property: a release is accepted iff the key-release rule allows the recipient", () => {

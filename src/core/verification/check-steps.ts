@@ -10,7 +10,7 @@ import type { Hex32, PublicKeyHex } from "../../protocol/ids.ts";
 import { verifyMerkleProof } from "../../protocol/merkle.ts";
 import type { ApplyContext } from "../context.ts";
 import { transition } from "../jobs/lifecycle.ts";
-import { placePending, releasePlacement } from "../jobs/placement.ts";
+import { forgetMatch, placePending, releasePlacement } from "../jobs/placement.ts";
 import { acceptAndContinue, failStage, finishJobIfDone } from "../jobs/settle.ts";
 import { available, escrow, staked, unbondingAccount } from "../ledger/accounts.ts";
 import { slash } from "../ledger/handlers.ts";
@@ -21,7 +21,7 @@ import {
   recordOutcome,
   reputationKey,
 } from "../reputation/reputation.ts";
-import { isRestricted, mayHoldStageKey } from "../routing/keys.ts";
+import { isRestricted, mayHoldStageKey, missingKeys } from "../routing/keys.ts";
 import type { Check, CheckOutcome, CheckRecord, Job, Stage, State } from "../state.ts";
 import { stageKey } from "../state.ts";
 import { beacon } from "./beacon.ts";
@@ -66,6 +66,9 @@ export function eligible(
     if (stage.barred?.includes(node.id)) continue;
     // A provider that vanished from the stage is paid for its prefix if the result is accepted.
     if (stage.handoffs?.some((h) => h.provider === node.id)) continue;
+    // A relay carries ciphertext and never holds a key (routing/key-release.ts): it cannot open a
+    // sealed job's inputs or states, so it is never drawn to check them.
+    if (node.resourceClass === "relay") continue;
     // A restricted stage's states are sealed: only a node that may hold its key can check them
     // (routing/keys.ts), so nobody outside its jurisdictions is drawn to read them.
     if (isRestricted(stage) && !mayHoldStageKey(state, stage, node.id)) continue;
@@ -214,11 +217,12 @@ export function queryStep(check: Check): number {
 }
 
 /**
- * True when `who` could not read a sealed stage's states because the requester never released the
- * key to it: its silence is the requester's doing, so it is replaced without being slashed.
+ * True when `who` could not read a sealed stage's states or inputs because the requester never
+ * released a key it needs (routing/keys.ts `missingKeys`): its silence is the requester's doing, so
+ * it is replaced without being slashed.
  */
 export function keyWithheld(job: Job, stage: Stage, who: PublicKeyHex): boolean {
-  return job.sealed === true && isRestricted(stage) && !(stage.keys ?? []).some((k) => k.to === who);
+  return missingKeys(job, stage, who, false).length > 0;
 }
 
 /**
@@ -340,12 +344,10 @@ function endCanary(ctx: ApplyContext, job: Job, stage: Stage, reason: string): v
 function rerun(ctx: ApplyContext, job: Job, key: string, stage: Stage, reason: string): void {
   const from = stage.provider!;
   releasePlacement(ctx, stage);
-  delete stage.provider;
-  delete stage.offerId;
-  delete stage.price;
-  delete stage.deadline;
+  forgetMatch(stage);
   delete stage.root;
   delete stage.output;
+  delete stage.outputBytes;
   delete stage.steps;
   delete stage.checkpointEvery;
   delete stage.manifest;

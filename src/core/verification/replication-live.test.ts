@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Hex32, JobId } from "../../protocol/ids.ts";
-import { must } from "../../sim/fixtures.ts";
+import { must, trainStage } from "../../sim/fixtures.ts";
 import type { LocalNetwork } from "../../sim/local-network.ts";
 import { h, network, providerOf, requester } from "../../sim/verification/live-kit.ts";
 import { checkAllInvariants } from "../invariants.ts";
@@ -12,21 +12,12 @@ import { balanceOf } from "../ledger/ledger.ts";
 describe("live replicate:k", () => {
   function submitReplicated(net: LocalNetwork, k: number): JobId {
     const before = new Set(net.state.jobs.keys());
-    const base = {
-      program: "mlp-train",
-      params: {},
-      resourceClass: "gpu",
-      units: 1,
-      seconds: 60,
-      maxPricePerUnitSecond: 1_000n,
-      inputs: [],
-    };
     must(
       net.send(requester, "submitJob", {
         budget: 10_000_000n,
         stages: [
-          { ...base, name: "train", after: [], verification: `replicate:${k}` },
-          { ...base, name: "use", program: "mlp-eval", after: ["train"], verification: "none" },
+          trainStage({ verification: `replicate:${k}` }),
+          trainStage({ name: "use", program: "mlp-eval", after: ["train"] }),
         ],
       }),
     );

@@ -108,6 +108,17 @@ const countryByIso: Record<string, string> = {
   PT: "Portugal",
 };
 
+/**
+ * A site's jurisdictions as the protocol spells them (ISO alpha-2 codes, and "EU"), for the
+ * catalogue's countries; names without a code are left out.
+ *
+ * @example isoJurisdictions(["Czech Republic", "EU"]) // ["CZ", "EU"]
+ */
+export function isoJurisdictions(names: readonly string[]): string[] {
+  const iso = new Map(Object.entries(countryByIso).map(([code, name]) => [name, code]));
+  return names.flatMap((n) => (n === "EU" ? ["EU"] : iso.has(n) ? [iso.get(n)!] : []));
+}
+
 /** Vast accelerator name → Epoch AI hardware name whose Tensor-FP16/BF16 figure we use. */
 const epochChip: Record<string, string> = {
   H100: "NVIDIA H100 SXM5 80GB",
