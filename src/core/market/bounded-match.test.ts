@@ -128,7 +128,10 @@ test("property: the bounded search chooses what a scan of every offer chooses", 
         compared++;
       },
     ),
-    { numRuns: 300 },
+    // About a fifth of the runs end in a placement (the rest: no gpu in the jurisdiction, a latency
+    // bound nobody meets, a loop partner with no cpu). 300 runs gave 49–69 placements, so a floor of
+    // 50 failed now and then; 500 runs give about 100, and the floor is then far below any run.
+    { numRuns: 500 },
   );
   assert.ok(compared >= 50, `${compared} placements compared`);
 });
