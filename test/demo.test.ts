@@ -155,3 +155,38 @@ test("error: an unknown command exits 2 and says what exists", () => {
   assert.match(run.stderr, /unknown command 'launch'/);
   assert.match(run.stderr, /demo/);
 });
+
+test("error: a demo whose job does not finish within --timeout exits 1 and names the stages still open", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "switchyard-timeout-"));
+  try {
+    const run = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "demo", "--timeout", "1", "--data-dir", dataDir],
+      { cwd: root, encoding: "utf8", timeout: 285_000 },
+    );
+    assert.equal(run.status, 1, run.stderr.slice(-2000));
+    assert.match(run.stderr, /the job did not finish within 1 s \(--timeout\); still open:/);
+    // The seed pipeline's evaluate stage runs after training: it cannot have settled in a second.
+    assert.match(run.stderr, /^ {2}evaluate (pending|matched|running|committed|accepted)/m);
+    const json = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "demo", "--timeout", "1", "--json", "--data-dir", dataDir],
+      { cwd: root, encoding: "utf8", timeout: 285_000 },
+    );
+    assert.equal(json.status, 1);
+    const report = JSON.parse(json.stdout);
+    assert.equal(report.ok, false);
+    assert.ok(
+      report.unfinished.some((line: string) => line.startsWith("evaluate ")),
+      JSON.stringify(report.unfinished),
+    );
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const bad = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "demo", "--timeout", "0"], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--timeout is whole seconds, at least 1/);
+});

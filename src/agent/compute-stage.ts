@@ -30,7 +30,8 @@ import { putOutput, runCheatingStage, runStage, type StageWorkOptions } from "./
  */
 export async function computeStage(ctx: ProviderContext, a: Assignment, job: JobView): Promise<StageResult> {
   const view = job.stages.find((s) => s.name === a.stage);
-  const deadline = view?.deadline ?? a.deadline;
+  // Under a progress lease, `deadline` is when the lease ends unless renewed; the work runs to the run deadline.
+  const deadline = view?.runDeadline ?? view?.deadline ?? a.deadline;
   const loop = loopOf(job, a.stage);
   if (loop?.role === "qpu") return serveQpuHalf(ctx, a, deadline);
   if (loop?.role === "optimizer") return driveOptimizerHalf(ctx, a, loop, deadline);

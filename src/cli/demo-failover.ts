@@ -1,11 +1,12 @@
 /**
  * `switchyard demo --kill-provider`: the seed pipeline with its training provider killed (SIGKILL,
- * no goodbye) once it has reported a quarter of its steps. The coordinator notices only through the
- * missed run deadline, places the stage on the other EU gpu, which resumes from the last reported
- * checkpoint (its state mirrored in the coordinator's blob cache), and settlement pays each provider
- * for its own steps. Only this mode changes the pipeline: training runs longer (more epochs) and is
- * declared shorter (seconds), and the network's run deadlines have no slack, so the demo waits
- * seconds, not minutes, for the deadline to catch the dead provider.
+ * no goodbye) once it has reported a quarter of its steps. The coordinator notices only because the
+ * provider's progress lease lapses (a deadline each report renews), places the stage on the other
+ * EU gpu, which resumes from the last reported checkpoint (its state mirrored in the coordinator's
+ * blob cache), and settlement pays each provider for its own steps. Only this mode changes the
+ * pipeline: training runs longer (more epochs) and is declared shorter (seconds), and the network
+ * holds running stages to a 20 s progress lease, so the demo waits seconds, not minutes, for the
+ * dead provider's silence to be caught.
  */
 import type { JobView, NodeView } from "../protocol/api.ts";
 import type { SubmitJob } from "../protocol/messages.ts";
@@ -20,21 +21,24 @@ import { nodeName } from "./stage-table.ts";
 export const failoverStage = "train";
 
 /**
- * Run deadline = declared seconds + 2 s: the default allowance (300 % + 30 s) would keep the demo
- * waiting a minute and a half for a provider that is already dead. The dead provider may still be
- * drawn to verify another stage; a 20 s verdict window (default 60 s) bounds what its silence costs.
+ * A 20 s progress lease (`progressTimeoutMs`): a running provider that reports no checkpoint for
+ * 20 s loses its stage, so the dead one is caught seconds after the kill, while the run deadline
+ * keeps its default allowance (declared × 300 % + 30 s = 90 s for the 20 s training stage). Before
+ * the lease, the demo caught the dead provider with a run deadline of declared + 2 s; on a loaded
+ * machine the provider that resumed then missed that deadline too, and with both EU gpus barred the
+ * stage waited forever (2 of 4 runs with two CPU burners beside the demo). A 10 s lease was still
+ * too short when a dozen demo processes shared the two cores: the live providers' reports came
+ * later than that. The dead provider may still be drawn to verify another stage; a 20 s verdict
+ * window (default 60 s) bounds what its silence costs.
  */
 export const killModeParams: Partial<Params> = {
-  runDeadlinePercent: 100,
-  runGraceMs: 2_000,
+  progressTimeoutMs: 20_000,
   verdictWindowMs: 20_000,
 };
 
 /**
  * The training stage made long enough to kill mid-run (16 epochs ≈ 1,200 steps, a few seconds on
- * one core) and declared at 20 s, so its deadline comes 22 s after it starts: late enough that the
- * provider that resumes it finishes in time even on a machine busy with other work (at 10 s a
- * loaded run missed it too, and with both EU gpus out the stage could not be placed again).
+ * one core) and declared at 20 s: its run deadline comes 90 s after it starts (see killModeParams).
  */
 export function killModeSpec(spec: SubmitJob): SubmitJob {
   return {
@@ -115,7 +119,7 @@ export interface FailoverReport {
     readonly atStep: number;
     readonly atCheckpoint: number;
   } | null;
-  /** Sequencer time at which the missed run deadline was detected, and how long after the kill. */
+  /** Sequencer time at which the lapsed progress lease was detected, and how long after the kill. */
   readonly detectedAt?: number;
   readonly detectedAfterMs?: number;
   readonly resumedFrom?: { readonly checkpoint: number; readonly step: number; readonly steps: number };
@@ -190,7 +194,7 @@ export function failoverLines(f: FailoverReport, credits: (micro: bigint) => str
   ];
   if (f.detectedAt === undefined) return [...lines, "  the missed deadline was NOT detected"];
   lines.push(
-    `  detected by its missed run deadline ${((f.detectedAfterMs ?? 0) / 1000).toFixed(1)} s after the kill (sequencer time ${f.detectedAt})`,
+    `  detected by its lapsed progress lease ${((f.detectedAfterMs ?? 0) / 1000).toFixed(1)} s after the kill (sequencer time ${f.detectedAt})`,
     `  resumed from checkpoint ${f.resumedFrom?.checkpoint}, step ${f.resumedFrom?.step} of ${f.resumedFrom?.steps}, on ${f.resumedBy}` +
       (f.resumeSource === undefined
         ? ` (from step 0: ${f.fromScratch ?? "?"})`

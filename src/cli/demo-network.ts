@@ -9,6 +9,8 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { fetchBlob } from "../agent/blob-fetch.ts";
+import { terminalStatuses } from "../core/jobs/lifecycle.ts";
+import type { StageStatus } from "../core/state.ts";
 import type { JobView, NodeView } from "../protocol/api.ts";
 import { nodeEd25519 } from "../protocol/ed25519.node.ts";
 import { identityFromSecret } from "../protocol/envelope.ts";
@@ -43,6 +45,8 @@ export interface NetworkDemoOptions {
   readonly cheat?: boolean;
   /** kill -9 the training stage's provider mid-stage, to show failover (demo-failover.ts). */
   readonly killProvider?: boolean;
+  /** Stop waiting for the job after this long and report what is unfinished (default 600 s). */
+  readonly timeoutSeconds?: number;
 }
 
 /** The provider `demo --cheat` turns into a cheater: the EU training stage's first choice. */
@@ -95,7 +99,14 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
             return undefined;
           })
         : Promise.resolve(undefined);
-    const job = await watchToEnd(client, jobId, out).finally(() => stopReleasing.abort());
+    const timeoutSeconds = options.timeoutSeconds ?? 600;
+    const job = await watchToEnd(client, jobId, out, { timeoutMs: timeoutSeconds * 1000 }).finally(() =>
+      stopReleasing.abort(),
+    );
+    if (job.status !== "finished") {
+      out.progress(`the job did not finish within ${timeoutSeconds} s (--timeout); still open:`);
+      for (const line of unfinishedLines(job)) out.progress(`  ${line}`);
+    }
     const keys = await releasing;
     const kill = await killing;
     const nodes = await getNodes(client);
@@ -156,6 +167,7 @@ export async function runNetworkDemo(options: NetworkDemoOptions, out: Output): 
       })),
       jobId,
       stages,
+      ...(job.status === "finished" ? {} : { unfinished: unfinishedLines(job) }),
       loop,
       settlement: {
         payouts: [...payouts].map(([k, v]) => ({ provider: nodeName(nodes, k), paidMicro: v.toString() })),
@@ -331,4 +343,20 @@ async function summarize(
   } catch {
     return "(output no longer served)";
   }
+}
+
+/**
+ * One line per stage that has not reached a terminal status: its status and, for a stage nobody can
+ * take, what excluded the offers (e.g. "train pending: no offer: timed-out-before ×2, jurisdiction ×5").
+ */
+export function unfinishedLines(job: JobView): string[] {
+  return job.stages
+    .filter((s) => !terminalStatuses.has(s.status as StageStatus))
+    .map((s) => {
+      const excluded = Object.entries(s.noMatch?.excluded ?? {})
+        .filter(([, n]) => (n ?? 0) > 0)
+        .map(([reason, n]) => `${reason} ×${n}`);
+      const why = s.status === "pending" && excluded.length > 0 ? `: no offer: ${excluded.join(", ")}` : "";
+      return `${s.name} ${s.status}${why}`;
+    });
 }

@@ -51,6 +51,8 @@ export interface NetworkDemoReport {
   }>;
   readonly jobId: string;
   readonly stages: readonly NetworkDemoStage[];
+  /** When the job did not finish within `--timeout`: one line per open stage (unfinishedLines). */
+  readonly unfinished?: readonly string[];
   readonly loop: {
     readonly roundTrips: number;
     readonly loopMs: number;

@@ -33,12 +33,13 @@ run a network
                                      --price-per-gb is its egress price (a relay's forwarding price)
   up [--providers N] [--cities A,B,C] [--coordinator-city CITY] [--port N] [--no-emulation]
                                      a coordinator and N providers as processes in real cities
-  demo [--in-process] [--cheat | --kill-provider] [--data-dir DIR]
+  demo [--in-process] [--cheat | --kill-provider] [--data-dir DIR] [--timeout SECONDS]
                                      the seed pipeline end to end, with verification, settlement
                                      and audit; --cheat makes the Frankfurt gpu commit wrong
                                      results, to show it caught, slashed and the stage re-run;
                                      --kill-provider kill -9s the training provider mid-stage, to
-                                     show the stage resumed elsewhere from its last checkpoint
+                                     show the stage resumed elsewhere from its last checkpoint;
+                                     --timeout (default 600) stops waiting and says what is open
 use a network          (--coordinator URL, default ${defaultCoordinatorUrl}; --key FILE, default ${defaultKeyFile})
   keygen [--out FILE] [--force]      a new identity in a 0600 key file
   faucet [AMOUNT]                    dev networks: mint test credits (micro-credits, default 100000000)
@@ -272,7 +273,11 @@ async function main(argv: string[]): Promise<number> {
         "coordinator-city": { type: "string", default: "Frankfurt" },
         cheat: { type: "boolean", default: false },
         "kill-provider": { type: "boolean", default: false },
+        timeout: { type: "string", default: "600" },
       });
+      const timeoutSeconds = Number(values.timeout);
+      if (!Number.isSafeInteger(timeoutSeconds) || timeoutSeconds < 1)
+        return usageError(`--timeout is whole seconds, at least 1 (got '${values.timeout}')`);
       const kill = values["kill-provider"] as boolean;
       if (kill && (values.cheat as boolean))
         return usageError("--cheat and --kill-provider are two demos; run them one at a time");
@@ -290,6 +295,7 @@ async function main(argv: string[]): Promise<number> {
           coordinatorCity: values["coordinator-city"] as string,
           cheat: values.cheat as boolean,
           killProvider: kill,
+          timeoutSeconds,
         },
         createOutput(values.json as boolean),
       );

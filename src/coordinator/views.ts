@@ -204,6 +204,7 @@ function stageView(stage: Stage): StageView {
     provider: stage.provider,
     pricePerUnitSecond: stage.price?.toString(),
     deadline: stage.deadline,
+    runDeadline: stage.runDeadline,
     root: stage.root,
     output: stage.output,
     outputBytes: stage.outputBytes,

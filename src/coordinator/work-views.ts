@@ -172,7 +172,8 @@ export function assignmentsOf(state: State, provider: PublicKeyHex): Assignment[
       inputs: inputsWithSources(state, job, stage, stageInputs(job, stage)),
       pricePerUnitSecond: stage.price!.toString(),
       status: stage.status,
-      deadline: stage.deadline!,
+      // Under a progress lease a running stage's deadline is the lease's end: the work's is the run's.
+      deadline: stage.runDeadline ?? stage.deadline!,
       ...resumeOf(state, stage),
     });
   }

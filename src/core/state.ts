@@ -179,6 +179,11 @@ export interface Stage {
   checks?: CheckRecord[];
   /** The running provider's last progress report (jobs/progress.ts). */
   progress?: Progress;
+  /**
+   * While running under a `progressTimeoutMs` lease: the run deadline itself. `deadline` is then
+   * the earlier of it and the lease's end, which each progress report renews.
+   */
+  runDeadline?: number;
   /** The checkpoint the next provider resumes from, kept when a provider vanished (failover). */
   resumeFrom?: Progress;
   /** Vanished providers' reported prefixes, oldest first: paid pro rata once the result is accepted. */

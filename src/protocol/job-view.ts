@@ -43,6 +43,11 @@ export const stageViewSchema = z.strictObject({
   pricePerUnitSecond: amount.optional(),
   attempts: z.number().int(),
   deadline: z.number().int().optional(),
+  /**
+   * Under a progress lease (`progressTimeoutMs`), a running stage's run deadline; `deadline` is then
+   * the lease's end, which each progress report renews. What the provider computes until.
+   */
+  runDeadline: z.number().int().optional(),
   root: hex.optional(),
   output: hex.optional(),
   /** Size of the committed output, bytes, as its provider declared it. */

@@ -11,6 +11,10 @@ test("--params reads durations as numbers and amounts as micro-credits", () => {
   });
 });
 
+test("--params takes optional parameters that have no default, such as the progress lease", () => {
+  assert.deepEqual(parseParams('{"progressTimeoutMs":10000}'), { progressTimeoutMs: 10_000 });
+});
+
 test("error: --params with an unknown name, a wrong type or no object is MALFORMED", () => {
   for (const text of ['{"runGrace":1}', '{"runGraceMs":"2000"}', '{"minProviderStake":-1}', "[1]", "{"]) {
     assert.throws(

@@ -10,7 +10,7 @@ import { startCoordinator } from "../../coordinator/coordinator.ts";
 import { nodeEd25519 } from "../../protocol/ed25519.node.ts";
 import { identityFromSecret } from "../../protocol/envelope.ts";
 import { SwitchyardError } from "../../protocol/errors.ts";
-import { defaultParams, type Params } from "../../protocol/params.ts";
+import { defaultParams, type Params, paramsSchema } from "../../protocol/params.ts";
 import { loadIdentity, saveIdentity } from "../../store/keystore.ts";
 import { cityPoint, coordinatorEmulation, NodeLocations } from "../emulation.ts";
 import type { Output } from "../output.ts";
@@ -120,7 +120,8 @@ export function parseParams(text: string): Partial<Params> {
     throw new SwitchyardError("MALFORMED", '--params is a JSON object, e.g. {"runGraceMs":2000}');
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(raw)) {
-    if (!Object.hasOwn(defaultParams, name)) {
+    // Every parameter the schema knows, optional ones (no default) included.
+    if (!Object.hasOwn(paramsSchema.shape, name)) {
       throw new SwitchyardError("MALFORMED", `--params: no parameter ${name}; see src/protocol/params.ts`);
     }
     const money = typeof defaultParams[name as keyof Params] === "bigint";

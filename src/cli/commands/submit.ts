@@ -71,11 +71,15 @@ export async function submit(options: SubmitOptions, out: Output): Promise<numbe
   return job.stages.every((s) => s.status === "settled") ? 0 : 1;
 }
 
-/** Follow a job on the stream until it finishes, redrawing the stage table on a terminal. */
+/**
+ * Follow a job on the stream until it finishes, redrawing the stage table on a terminal. With
+ * `timeoutMs`, stop following after that long and return the job as it stands (unfinished).
+ */
 export async function watchToEnd(
   client: ReturnType<typeof cliClient>,
   jobId: string,
   out: Output,
+  options: { readonly timeoutMs?: number } = {},
 ): Promise<JobView> {
   const controller = new AbortController();
   const nodes = await getNodes(client);
@@ -90,13 +94,20 @@ export async function watchToEnd(
   };
   draw();
   if (job.status === "finished") return job;
-  for await (const update of watchJob(client, { id: jobId, signal: controller.signal })) {
-    if (update.type === "job") job = update.job;
-    else if (update.type === "stage") job = await getJob(client, { id: jobId });
-    else continue;
-    draw();
-    if (job.status === "finished") break;
+  const timer =
+    options.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(), options.timeoutMs);
+  try {
+    for await (const update of watchJob(client, { id: jobId, signal: controller.signal })) {
+      if (update.type === "job") job = update.job;
+      else if (update.type === "stage") job = await getJob(client, { id: jobId });
+      else continue;
+      draw();
+      if (job.status === "finished") break;
+    }
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
   }
-  controller.abort();
-  return job;
+  // Stopped by the timeout between two updates: the last view may be a moment old.
+  return job.status === "finished" ? job : await getJob(client, { id: jobId });
 }

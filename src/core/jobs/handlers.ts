@@ -8,7 +8,7 @@ import { checkCommitLayout, onCommitted, waiveCheck } from "../verification/live
 import { onReplicaCommitted, resolveGroupIfComplete } from "../verification/replication-live.ts";
 import { transition } from "./lifecycle.ts";
 import { releasePlacement } from "./placement.ts";
-import { checkResumedCommit } from "./progress.ts";
+import { checkResumedCommit, renewLease } from "./progress.ts";
 import { acceptAndContinue, finishJobIfDone } from "./settle.ts";
 
 export function findStage(state: State, jobId: JobId, name: string): { job: Job; stage: Stage } {
@@ -44,8 +44,12 @@ export function applyStartStage(ctx: MessageContext, body: MessageBody<"startSta
   requireStatus(stage, "matched", "start");
   const p = ctx.state.params;
   // Integer arithmetic: declared seconds × percent allowance, plus a fixed grace.
-  stage.deadline =
-    ctx.time + Math.ceil((stage.spec.seconds * 1000 * p.runDeadlinePercent) / 100) + p.runGraceMs;
+  const run = ctx.time + Math.ceil((stage.spec.seconds * 1000 * p.runDeadlinePercent) / 100) + p.runGraceMs;
+  if (p.progressTimeoutMs === undefined) stage.deadline = run;
+  else {
+    stage.runDeadline = run;
+    renewLease(ctx, stage);
+  }
   transition(ctx, stageKey(job.id, stage.spec.name), stage, "running");
   ctx.journal.jobs.add(job.id);
 }
@@ -64,6 +68,7 @@ export function applyCommitResult(ctx: MessageContext, body: MessageBody<"commit
   if (body.checkpointEvery !== undefined) stage.checkpointEvery = body.checkpointEvery;
   if (body.manifest !== undefined) stage.manifest = body.manifest;
   delete stage.progress;
+  delete stage.runDeadline;
   stage.deadline = ctx.time + ctx.state.params.verificationWindowMs;
   transition(ctx, key, stage, "committed");
   ctx.journal.jobs.add(job.id);

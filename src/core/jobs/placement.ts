@@ -110,6 +110,7 @@ export function forgetMatch(stage: Stage): void {
   delete stage.price;
   delete stage.egressPricePerGigabyte;
   delete stage.deadline;
+  delete stage.runDeadline;
 }
 
 export function releasePlacement(ctx: ApplyContext, stage: Stage): void {

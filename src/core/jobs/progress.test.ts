@@ -341,3 +341,79 @@ describe("failover", () => {
     );
   });
 });
+
+describe("progress lease (progressTimeoutMs)", () => {
+  // Run deadline = 60 s declared × 100 % + 0 grace = 60 s after the start; the lease is 10 s.
+  const leased = { progressTimeoutMs: 10_000, runDeadlinePercent: 100, runGraceMs: 0 } as const;
+
+  test("a provider silent for the lease loses the stage long before its run deadline, and the next resumes", () => {
+    const net = network(leased);
+    const r = running(net);
+    const started = net.now;
+    assert.equal(r.stage.runDeadline, started + 60_000);
+    assert.equal(r.stage.deadline, started + 10_000, "the lease ends first");
+    net.advance(4_000);
+    must(send(net, r.first, r.job, report(3, -1)));
+    assert.equal(r.stage.deadline, net.now + 10_000, "the report renewed the lease");
+    const reported = net.now;
+    net.advance(9_999);
+    must(net.tick());
+    assert.equal(r.stage.status, "running", "still inside the lease");
+    net.advance(2);
+    const out = must(net.tick());
+    assert.ok(net.now < started + 60_000 && net.now > reported + 10_000);
+    assert.deepEqual(r.stage.timedOut, [r.first.publicKey]);
+    assert.equal(r.stage.status, "matched");
+    assert.equal(r.stage.provider, paris.who.publicKey);
+    assert.equal(r.stage.resumeFrom?.index, 3, "resumed from the last report, as after a run deadline");
+    assert.equal(r.stage.runDeadline, undefined, "the new provider's lease starts when it starts");
+    assert.ok(out.effects.some((e) => e.type === "stageReassigned"));
+    checkAllInvariants(net.state);
+    assert.equal(stateHash(replay(net.log)), stateHash(net.state), "replay gives the same state");
+  });
+
+  test("a provider that keeps reporting keeps its stage until the run deadline, which still bounds it", () => {
+    const net = network(leased);
+    const r = running(net);
+    const runDeadline = r.stage.runDeadline!;
+    for (let index = 1; net.now + 8_000 < runDeadline; index++) {
+      net.advance(8_000);
+      must(send(net, r.first, r.job, report(index, index === 1 ? -1 : index - 1)));
+      assert.equal(r.stage.deadline, Math.min(runDeadline, net.now + 10_000));
+      must(net.tick());
+      assert.equal(r.stage.status, "running");
+    }
+    assert.equal(r.stage.deadline, runDeadline, "the lease never extends past the run deadline");
+    net.advance(runDeadline - net.now + 1);
+    must(net.tick());
+    assert.deepEqual(r.stage.timedOut, [r.first.publicKey]);
+  });
+
+  test("without the parameter a silent provider keeps its stage until the run deadline", () => {
+    const net = network({ runDeadlinePercent: 100, runGraceMs: 0 });
+    const r = running(net);
+    assert.equal(r.stage.runDeadline, undefined);
+    assert.equal(r.stage.deadline, net.now + 60_000);
+    net.advance(30_000);
+    must(net.tick());
+    assert.equal(r.stage.status, "running");
+  });
+
+  test("the lease ends at commit: a committed stage waits for its verification window only", () => {
+    const net = network(leased);
+    const r = running(net);
+    net.advance(1_000);
+    must(
+      net.send(r.first, "commitResult", {
+        jobId: r.job,
+        stage: "train",
+        root: h("root"),
+        output: cid("output"),
+        steps: STEPS,
+      } as never),
+    );
+    assert.equal(r.stage.status, "committed");
+    assert.equal(r.stage.runDeadline, undefined);
+    assert.equal(r.stage.deadline, net.now + 5_000);
+  });
+});

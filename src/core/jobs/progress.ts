@@ -15,7 +15,7 @@
 import { SwitchyardError } from "../../protocol/errors.ts";
 import type { Cid, Hex32, PublicKeyHex } from "../../protocol/ids.ts";
 import type { MessageBody } from "../../protocol/messages.ts";
-import type { MessageContext } from "../context.ts";
+import type { ApplyContext, MessageContext } from "../context.ts";
 import type { Stage } from "../state.ts";
 
 /** What a provider reported: checkpoint `index` of the layout (steps, checkpointEvery). */
@@ -146,7 +146,19 @@ export function applyReportProgress(ctx: MessageContext, body: MessageBody<"repo
     checkpoints: [...(base?.checkpoints ?? []), ...hashes],
     at: ctx.time,
   };
+  renewLease(ctx, stage);
   ctx.journal.jobs.add(job.id);
+}
+
+/**
+ * Under a `progressTimeoutMs` lease, the running stage's deadline becomes the earlier of its run
+ * deadline and `progressTimeoutMs` from now: each report (and the start) renews it, and a provider
+ * that falls silent is caught by the tick like one that missed its run deadline (deadlines.ts).
+ */
+export function renewLease(ctx: ApplyContext, stage: Stage): void {
+  const lease = ctx.state.params.progressTimeoutMs;
+  if (lease === undefined || stage.runDeadline === undefined) return;
+  stage.deadline = Math.min(stage.runDeadline, ctx.time + lease);
 }
 
 /**

@@ -58,6 +58,7 @@ export function failStage(ctx: ApplyContext, job: Job, stage: Stage, reason: str
   transition(ctx, stageKey(job.id, stage.spec.name), stage, "failed");
   stage.failure = reason;
   delete stage.deadline;
+  delete stage.runDeadline;
   ctx.journal.jobs.add(job.id);
   ctx.effects.push({ type: "stageFailed", jobId: job.id, stage: stage.spec.name, reason });
   for (const other of job.stages.values()) {
