@@ -21,8 +21,8 @@ import { nodeName } from "./stage-table.ts";
 export const failoverStage = "train";
 
 /**
- * A 20 s progress lease (`progressTimeoutMs`): a running provider that reports no checkpoint for
- * 20 s loses its stage, so the dead one is caught seconds after the kill, while the run deadline
+ * A 20 s progress lease (`progressTimeoutMs`): a running provider that has reported progress and
+ * then reports no checkpoint for 20 s loses its stage, so the dead one is caught seconds after the kill, while the run deadline
  * keeps its default allowance (declared × 300 % + 30 s = 90 s for the 20 s training stage). Before
  * the lease, the demo caught the dead provider with a run deadline of declared + 2 s; on a loaded
  * machine the provider that resumed then missed that deadline too, and with both EU gpus barred the

@@ -180,8 +180,8 @@ export interface Stage {
   /** The running provider's last progress report (jobs/progress.ts). */
   progress?: Progress;
   /**
-   * While running under a `progressTimeoutMs` lease: the run deadline itself. `deadline` is then
-   * the earlier of it and the lease's end, which each progress report renews.
+   * While running under a `progressTimeoutMs` lease: the run deadline itself. Once the provider
+   * reported progress, `deadline` is the earlier of it and the lease's end, which each report renews.
    */
   runDeadline?: number;
   /** The checkpoint the next provider resumes from, kept when a provider vanished (failover). */

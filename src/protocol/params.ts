@@ -21,10 +21,11 @@ export const paramsSchema = z.strictObject({
   /** Fixed grace added to every run deadline for transfer and scheduling. */
   runGraceMs: bounded(0, 3600_000),
   /**
-   * Optional liveness lease: a running stage whose provider has not reported progress (started, or
-   * a new checkpoint) for this long is taken from it as if it had missed its run deadline, which
-   * still bounds the whole run. Unset (the default): only the run deadline counts. Lets a network
-   * notice a vanished provider in seconds while a slow one that keeps reporting keeps its stage.
+   * Optional liveness lease: a running stage whose provider reported progress and then reported
+   * nothing more for this long is taken from it as if it had missed its run deadline, which still
+   * bounds the whole run (a provider that never reports keeps the run deadline alone). Unset (the
+   * default): only the run deadline counts. Lets a network notice a vanished provider in seconds
+   * while a slow one that keeps reporting keeps its stage.
    */
   progressTimeoutMs: bounded(1_000, 24 * 3600_000).optional(),
   /** How long a committed result waits for challenges before it is accepted and settled. */

@@ -8,7 +8,7 @@ import { checkCommitLayout, onCommitted, waiveCheck } from "../verification/live
 import { onReplicaCommitted, resolveGroupIfComplete } from "../verification/replication-live.ts";
 import { transition } from "./lifecycle.ts";
 import { releasePlacement } from "./placement.ts";
-import { checkResumedCommit, renewLease } from "./progress.ts";
+import { checkResumedCommit } from "./progress.ts";
 import { acceptAndContinue, finishJobIfDone } from "./settle.ts";
 
 export function findStage(state: State, jobId: JobId, name: string): { job: Job; stage: Stage } {
@@ -45,11 +45,9 @@ export function applyStartStage(ctx: MessageContext, body: MessageBody<"startSta
   const p = ctx.state.params;
   // Integer arithmetic: declared seconds × percent allowance, plus a fixed grace.
   const run = ctx.time + Math.ceil((stage.spec.seconds * 1000 * p.runDeadlinePercent) / 100) + p.runGraceMs;
-  if (p.progressTimeoutMs === undefined) stage.deadline = run;
-  else {
-    stage.runDeadline = run;
-    renewLease(ctx, stage);
-  }
+  stage.deadline = run;
+  // Under a progress lease, kept apart: the first progress report starts the lease (progress.ts).
+  if (p.progressTimeoutMs !== undefined) stage.runDeadline = run;
   transition(ctx, stageKey(job.id, stage.spec.name), stage, "running");
   ctx.journal.jobs.add(job.id);
 }

@@ -346,15 +346,15 @@ describe("progress lease (progressTimeoutMs)", () => {
   // Run deadline = 60 s declared × 100 % + 0 grace = 60 s after the start; the lease is 10 s.
   const leased = { progressTimeoutMs: 10_000, runDeadlinePercent: 100, runGraceMs: 0 } as const;
 
-  test("a provider silent for the lease loses the stage long before its run deadline, and the next resumes", () => {
+  test("a provider silent for the lease after reporting loses the stage long before its run deadline, and the next resumes", () => {
     const net = network(leased);
     const r = running(net);
     const started = net.now;
     assert.equal(r.stage.runDeadline, started + 60_000);
-    assert.equal(r.stage.deadline, started + 10_000, "the lease ends first");
+    assert.equal(r.stage.deadline, started + 60_000, "no lease before the first report");
     net.advance(4_000);
     must(send(net, r.first, r.job, report(3, -1)));
-    assert.equal(r.stage.deadline, net.now + 10_000, "the report renewed the lease");
+    assert.equal(r.stage.deadline, net.now + 10_000, "the first report started the lease");
     const reported = net.now;
     net.advance(9_999);
     must(net.tick());
@@ -387,6 +387,18 @@ describe("progress lease (progressTimeoutMs)", () => {
     net.advance(runDeadline - net.now + 1);
     must(net.tick());
     assert.deepEqual(r.stage.timedOut, [r.first.publicKey]);
+  });
+
+  test("a provider that never reports (a QAOA loop half) keeps its stage until the run deadline under a lease", () => {
+    const net = network(leased);
+    const r = running(net);
+    const runDeadline = r.stage.runDeadline!;
+    net.advance(30_000);
+    must(net.tick());
+    assert.equal(r.stage.status, "running", "30 s of silence, three leases long, before any report");
+    net.advance(runDeadline - net.now + 1);
+    must(net.tick());
+    assert.deepEqual(r.stage.timedOut, [r.first.publicKey], "the run deadline still catches it");
   });
 
   test("without the parameter a silent provider keeps its stage until the run deadline", () => {

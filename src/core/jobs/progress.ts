@@ -152,8 +152,10 @@ export function applyReportProgress(ctx: MessageContext, body: MessageBody<"repo
 
 /**
  * Under a `progressTimeoutMs` lease, the running stage's deadline becomes the earlier of its run
- * deadline and `progressTimeoutMs` from now: each report (and the start) renews it, and a provider
- * that falls silent is caught by the tick like one that missed its run deadline (deadlines.ts).
+ * deadline and `progressTimeoutMs` from now. The first report starts the lease and each later one
+ * renews it, so a provider that reported and then fell silent is caught by the tick like one that
+ * missed its run deadline (deadlines.ts). A stage whose provider never reports (the QAOA loop
+ * halves do not; nor does a program before its first checkpoint report) keeps its run deadline.
  */
 export function renewLease(ctx: ApplyContext, stage: Stage): void {
   const lease = ctx.state.params.progressTimeoutMs;
