@@ -26,7 +26,7 @@ export const failoverStage = "train";
  * keeps its default allowance (declared × 300 % + 30 s = 90 s for the 20 s training stage). Before
  * the lease, the demo caught the dead provider with a run deadline of declared + 2 s; on a loaded
  * machine the provider that resumed then missed that deadline too, and with both EU gpus barred the
- * stage waited forever (2 of 4 runs with two CPU burners beside the demo). A 10 s lease was still
+ * stage waited forever (2 of 3 runs with two CPU burners beside the demo). A 10 s lease was still
  * too short when a dozen demo processes shared the two cores: the live providers' reports came
  * later than that. The dead provider may still be drawn to verify another stage; a 20 s verdict
  * window (default 60 s) bounds what its silence costs.

@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { errorCodes } from "./errors.ts";
 import { hex32Schema } from "./ids.ts";
+import { checkpointPointFields } from "./job-view.ts";
 import { amountStringSchema as amount } from "./money.ts";
 import { networkCoordinateSchema } from "./network-coordinate.ts";
 
@@ -222,16 +223,7 @@ export const assignmentSchema = z.strictObject({
    * vanished provider's endpoint; the coordinator's blob cache is always worth asking too).
    */
   resume: z
-    .strictObject({
-      index: z.number().int(),
-      step: z.number().int(),
-      steps: z.number().int(),
-      checkpointEvery: z.number().int(),
-      hash: hex,
-      state: hex,
-      checkpoints: z.array(hex),
-      from: z.array(z.string()),
-    })
+    .strictObject({ ...checkpointPointFields, checkpoints: z.array(hex), from: z.array(z.string()) })
     .optional(),
 });
 export type Assignment = z.infer<typeof assignmentSchema>;

@@ -9,17 +9,22 @@ import { amountStringSchema as amount } from "./money.ts";
 
 const hex = hex32Schema;
 
-/** A reported checkpoint of a running stage (docs/routing.md, "Failover"); without the hash list. */
-const progressViewSchema = z.strictObject({
-  provider: hex,
+/**
+ * Where a reported checkpoint sits in its run and what it holds: checkpoint `index` at `step` of
+ * the layout (`steps`, `checkpointEvery`), its hash and its state's content id. Shared by the job
+ * view's progress and the assignment's resume point (api.ts).
+ */
+export const checkpointPointFields = {
   index: z.number().int(),
   step: z.number().int(),
   steps: z.number().int(),
   checkpointEvery: z.number().int(),
   hash: hex,
   state: hex,
-  at: z.number().int(),
-});
+};
+
+/** A reported checkpoint of a running stage (docs/routing.md, "Failover"); without the hash list. */
+const progressViewSchema = z.strictObject({ provider: hex, ...checkpointPointFields, at: z.number().int() });
 
 /** An effective cost term by term (core/routing/effective-cost.ts): what the matcher ranks by. */
 export const costBreakdownSchema = z.strictObject({

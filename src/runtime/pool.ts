@@ -104,12 +104,13 @@ export type WorkerReply =
 export const defaultTimeLimitMs = 60_000;
 export const defaultMemoryLimitMb = 1024;
 /**
- * Young-generation size of each worker, in MiB. Kept small on purpose: when a worker reaches its
- * heap limit, Node gives the dying isolate 16 MiB of leeway while it terminates, and a scavenge
- * that promotes a larger young generation into a full old generation overruns it, so V8 aborts
- * the whole process instead of the worker. With V8's default young generation, 3 workers hoarding
- * memory at once aborted the host in 5 of 8 runs on this 2-core machine; with 4 MiB, none in
- * 400 hoarding runs under load, and mlp-train ran as fast (within run-to-run noise).
+ * Young-generation size of each worker, in MiB. Kept small on purpose. With V8's default young
+ * generation, 3 workers hoarding memory at once aborted the whole host process (V8's fatal
+ * out-of-memory, not the worker's ERR_WORKER_OUT_OF_MEMORY) in 5 of 8 runs on this 2-core machine;
+ * with 4 MiB, none in 400 single-worker hoarding runs under load, and mlp-train ran as fast (within
+ * run-to-run noise). Our reading of why, not traced inside V8: Node gives a worker that reaches its
+ * heap limit 16 MiB of leeway while it terminates, and promoting a larger young generation into a
+ * full old generation can overrun that.
  */
 export const defaultYoungGenerationMb = 4;
 

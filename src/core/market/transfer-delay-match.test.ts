@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { predictRttMs } from "../../protocol/geo.ts";
 import type { Cid, JobId } from "../../protocol/ids.ts";
-import { city, must, type SimProvider, trainStage } from "../../sim/fixtures.ts";
+import { city, must, onboardProviders, type SimProvider, trainStage } from "../../sim/fixtures.ts";
 import { LocalNetwork, simIdentity } from "../../sim/local-network.ts";
 import { defaultUplinkBytesPerSecond, timeValue } from "../routing/effective-cost.ts";
 
@@ -28,18 +28,7 @@ const paris = (name: string, price: bigint) =>
 
 function network(providers: readonly SimProvider[]): LocalNetwork {
   const net = new LocalNetwork({ params: { verificationWindowMs: 0 } });
-  for (const p of providers) {
-    must(net.send(p.who, "faucet", { amount: 100_000_000n }));
-    must(net.send(p.who, "registerNode", p.node));
-    must(net.send(p.who, "bond", { amount: 50_000_000n }));
-    must(
-      net.send(p.who, "postOffer", {
-        resourceClass: p.node.resourceClass,
-        capacity: p.node.capacity,
-        pricePerUnitSecond: p.pricePerUnitSecond,
-      }),
-    );
-  }
+  onboardProviders(net, providers);
   must(net.send(requester, "faucet", { amount: 100_000_000n }));
   return net;
 }
